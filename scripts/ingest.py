@@ -1,0 +1,18 @@
+"""Snakemake script of rule `ingest`: the single writer of the database index for one iteration."""
+
+from pathlib import Path
+
+from mlip_autopipec.data.atomic_io import atomic_write_json
+from mlip_autopipec.data.ingest import ingest_iteration
+from mlip_autopipec.joblog import job_logger
+
+snakemake = globals()["snakemake"]
+log = job_logger("ingest", snakemake.log[0])
+summary = ingest_iteration(
+    snakemake.params.database,
+    int(snakemake.wildcards.iteration),
+    [Path(p) for p in snakemake.input.selected],
+    [Path(p) for p in snakemake.input.labels],
+)
+log.info("ingested: %s", summary)
+atomic_write_json(snakemake.output.summary, summary)

@@ -1,0 +1,23 @@
+"""Snakemake script of rule `label`: one structure through pw.x (or the label cache) to a label record."""
+
+import ase.io
+
+from mlip_autopipec.config.models import DFTConfig, LabelConfig
+from mlip_autopipec.dft.labeller import label_structure
+from mlip_autopipec.joblog import job_logger
+
+snakemake = globals()["snakemake"]
+log = job_logger("label", snakemake.log[0])
+atoms = ase.io.read(snakemake.input.structure)
+record = label_structure(
+    atoms,
+    DFTConfig.model_validate(snakemake.params.dft),
+    LabelConfig.model_validate(snakemake.params.label),
+    workdir=snakemake.params.workdir,
+    iteration=int(snakemake.wildcards.iteration),
+    ntasks=int(snakemake.resources.get("tasks", snakemake.threads)),
+)
+for attempt in record.attempts:
+    log.info("attempt %d (%s): %s %s [%.1f s]", attempt.number, attempt.rung, attempt.status, attempt.reason, attempt.wall_time_s)
+log.info("%s %s%s", record.structure_id, record.state, " (from the label cache)" if record.cache_hit else "")
+record.write(snakemake.output.label)

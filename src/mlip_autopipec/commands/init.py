@@ -1,0 +1,37 @@
+"""`mlip-pipe init`: write a minimal config for a composition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlip_autopipec.errors import ConfigError
+from mlip_autopipec.structures.composition import parse_composition
+
+TEMPLATE = """\
+# Minimal input of MLIP-AutoPipe; every key is explained in config/README.md of the project.
+composition: {composition}
+seed: 42
+# structures: my_structures.extxyz   # structures to label, relative to this working directory
+# temperatures: [300, 900]           # K
+# dft_budget: 500                    # most DFT labels of the whole run
+label:
+  mpi:
+    ntasks: 2   # MPI ranks per pw.x run
+"""
+
+
+@click.command()
+@click.argument("composition")
+@click.option("--config", "config_path", default="config/config.yaml", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+def init(composition: str, config_path: str, force: bool) -> None:
+    """Write a minimal config for COMPOSITION (e.g. Si, FePt, NaCl, H2O)."""
+    parse_composition(composition)
+    path = Path(config_path)
+    if path.exists() and not force:
+        raise ConfigError(f"config file: '{path}' exists; pass --force to overwrite it or choose another --config")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TEMPLATE.format(composition=composition.strip()))
+    click.echo(f"wrote {path}")

@@ -1,0 +1,38 @@
+"""The single writer of the database index: record an iteration's selected structures and their labels."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import ase.io
+
+from mlip_autopipec.data.database import StructureIndex
+from mlip_autopipec.data.labels import LabelRecord
+
+
+def ingest_iteration(database: str | Path, iteration: int, selected: list[Path], labels: list[Path]) -> dict[str, object]:
+    """Upsert selected structures as ``selected_for_labelling``, then each label as ``labelled`` or ``failed``."""
+    index = StructureIndex(database)
+    for path in selected:
+        atoms = ase.io.read(path)
+        index.upsert(atoms, "selected_for_labelling", iteration=iteration, origin=str(atoms.info.get("origin", "unknown")))
+    states: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
+    pw_calls = 0
+    for path in labels:
+        record = LabelRecord.read(path)
+        index.record_label(record)
+        states[record.state] += 1
+        if not record.cache_hit:
+            pw_calls += len(record.attempts)
+        if record.state == "failed":
+            reasons[record.structure_id] = record.reason
+    return {
+        "iteration": iteration,
+        "selected": len(selected),
+        "labels": dict(states),
+        "failed": reasons,
+        "pw_calls_this_run": pw_calls,
+        "database": dict(sorted(index.counts().items())),
+    }

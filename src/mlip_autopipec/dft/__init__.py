@@ -1,0 +1,1 @@
+"""Quantum ESPRESSO labelling: parameters, pseudopotentials, running pw.x, parsing, recovery."""

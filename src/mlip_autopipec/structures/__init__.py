@@ -1,0 +1,1 @@
+"""Composition analysis and structure generation."""

@@ -1,0 +1,18 @@
+# The only writer of results/database.db: one job per iteration, after all its labels exist.
+
+
+rule ingest:
+    input:
+        unpack(ingest_inputs),
+    output:
+        summary="results/iter_{iteration}/ingested.json",
+    log:
+        "logs/ingest/iter_{iteration}.log",
+    params:
+        database="results/database.db",
+        version=VERSION,
+    localrule: True
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/ingest.py"
