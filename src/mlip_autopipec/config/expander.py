@@ -76,8 +76,8 @@ class ConfigExpander:
             dft.ecutwfc = wfc
             why["ecutwfc"] = f"largest per-element cutoff of the family over {', '.join(self.elements)}"
         if "ecutrho" not in user:
-            dft.ecutrho = max(rho, 4.0 * dft.ecutwfc)
-            why["ecutrho"] = "largest per-element charge-density cutoff (at least 4 x ecutwfc)"
+            dft.ecutrho = round(dft.ecutwfc * rho / wfc, 2)
+            why["ecutrho"] = f"the family's dual ({rho / wfc:g} x ecutwfc; 4 for norm-conserving, more for ultrasoft/PAW)"
         metallic = is_metallic(self.elements)
         if metallic:
             defaults = {"smearing": "mv", "degauss": 0.01, "kpoint_spacing": METAL_KPOINT_SPACING}

@@ -199,13 +199,14 @@ def _oncv_family(name: str, elements: list[str]) -> PseudoFamily:
 def _pslibrary_debian_family(elements: list[str]) -> PseudoFamily:
     name = "pslibrary-debian-pbe"
     family = PseudoFamily(name=name, directory=DEBIAN_PSEUDO_DIR)
-    pattern = re.compile(r"^([A-Z][a-z]?)\.pbe-[a-z]*-?(?:rrkjus|kjpaw)_psl\.([0-9.]+)\.UPF$")
+    pattern = re.compile(r"^([A-Z][a-z]?)\.pbe-[a-z]*-?(rrkjus|kjpaw)_psl\.([0-9.]+)\.UPF$")
     newest: dict[str, tuple[tuple[int, ...], Path]] = {}
     if DEBIAN_PSEUDO_DIR.is_dir():
         for path in DEBIAN_PSEUDO_DIR.iterdir():
             match = pattern.match(path.name)
             if match:
-                version = tuple(int(x) for x in match.group(2).strip(".").split(".") if x)
+                # newest pslibrary version first; at equal version PAW (kjpaw) before ultrasoft
+                version = (*(int(x) for x in match.group(3).strip(".").split(".") if x), match.group(2) == "kjpaw")
                 if match.group(1) not in newest or version > newest[match.group(1)][0]:
                     newest[match.group(1)] = (version, path)
     for element in elements:

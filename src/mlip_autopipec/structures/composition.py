@@ -10,7 +10,7 @@ from mlip_autopipec.errors import ConfigError
 
 _FORMULA_CHARS = re.compile(r"^[A-Za-z0-9.()\[\]\s]+$")
 MAX_DISTINCT_ELEMENTS = 20
-MAX_ATOMS_PER_FORMULA_UNIT = 200
+MAX_ATOMS_PER_FORMULA_UNIT = 100
 
 
 def parse_composition(text: str) -> dict[str, float]:
@@ -52,7 +52,7 @@ def parse_composition(text: str) -> dict[str, float]:
     if sum(amounts.values()) > MAX_ATOMS_PER_FORMULA_UNIT:
         raise ConfigError(
             f"composition: '{formula[:40]}' has {sum(amounts.values()):g} atoms per formula unit; "
-            f"give the reduced formula (at most {MAX_ATOMS_PER_FORMULA_UNIT} atoms), e.g. 'Si' rather than 'Si200'"
+            f"give the reduced formula (at most {MAX_ATOMS_PER_FORMULA_UNIT} atoms), e.g. 'Si' rather than 'Si128'"
         )
     return amounts
 

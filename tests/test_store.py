@@ -1,0 +1,120 @@
+"""Structure ids, atomic writes, k-point meshes, label records and the database index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk, molecule
+
+from mlip_autopipec.data.atomic_io import _atomic_write, atomic_write_extxyz, atomic_write_text
+from mlip_autopipec.data.database import StructureIndex
+from mlip_autopipec.data.ids import structure_id
+from mlip_autopipec.data.labels import Attempt, LabelRecord
+from mlip_autopipec.data.structure_files import fan_out, read_structures
+from mlip_autopipec.dft.kpoints import kpoint_mesh
+from mlip_autopipec.errors import StructureFileError
+
+
+def test_structure_id_is_a_content_hash() -> None:
+    atoms = bulk("Si", "diamond", 5.43)
+    same = atoms.copy()
+    same.positions += 1e-8  # below the rounding
+    moved = atoms.copy()
+    moved.positions[1, 0] += 1e-3
+    assert structure_id(atoms) == structure_id(same)
+    assert structure_id(atoms) != structure_id(moved)
+    assert structure_id(atoms) != structure_id(Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=False))
+    negative_zero = Atoms("H", positions=[[-0.0, 0.0, 0.0]], cell=[5, 5, 5])
+    assert structure_id(negative_zero) == structure_id(Atoms("H", positions=[[0.0, 0.0, 0.0]], cell=[5, 5, 5]))
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "out.extxyz"
+    atomic_write_text(target, "old")
+
+    def write_half_then_fail(handle) -> None:
+        handle.write("new, but only ha")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        _atomic_write(target, write_half_then_fail)
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_kpoint_mesh_follows_the_spacing() -> None:
+    cubic = bulk("Si", "diamond", 5.43, cubic=True)
+    assert kpoint_mesh(cubic, 0.3) == [4, 4, 4]  # 2 pi / 5.43 = 1.157 -> ceil(3.86)
+    assert kpoint_mesh(cubic.repeat((2, 1, 1)), 0.3) == [2, 4, 4]
+    slab = cubic.copy()
+    slab.pbc = (True, True, False)
+    assert kpoint_mesh(slab, 0.3)[2] == 1
+    water = molecule("H2O")
+    water.center(vacuum=5.0)
+    assert kpoint_mesh(water, 0.3) is None
+
+
+def _record(atoms: Atoms, state: str = "labelled") -> LabelRecord:
+    return LabelRecord(
+        structure_id=structure_id(atoms),
+        state=state,
+        reason="" if state == "labelled" else "scf_not_converged: after 4 attempts",
+        dft_hash="abc",
+        origin="user",
+        dft_parameters={"ecutwfc": 20.0},
+        pseudo_family="oncvpsp-pbe",
+        pseudo_md5={"Si": "00"},
+        energy=-10.0 if state == "labelled" else None,
+        forces=np.zeros((len(atoms), 3)).tolist() if state == "labelled" else None,
+        stress=[0.0] * 6 if state == "labelled" else None,
+        attempts=[Attempt(number=1, rung="base", status="converged" if state == "labelled" else "scf_not_converged")],
+        **LabelRecord.structure_fields(atoms),
+    )
+
+
+def test_label_record_round_trip(tmp_path: Path) -> None:
+    atoms = bulk("Si", "diamond", 5.43)
+    record = _record(atoms)
+    record.write(tmp_path / "r.json")
+    back = LabelRecord.read(tmp_path / "r.json")
+    assert back == record
+    assert back.to_atoms().get_potential_energy() == -10.0
+    assert structure_id(back.to_atoms()) == record.structure_id
+
+
+def test_index_states_move_forward_only(tmp_path: Path) -> None:
+    index = StructureIndex(tmp_path / "db.db")
+    atoms = bulk("Si", "diamond", 5.43)
+    sid = index.upsert(atoms, "selected_for_labelling", iteration=0, origin="user")
+    index.record_label(_record(atoms))
+    assert index.state_of(sid) == "labelled"
+    index.upsert(atoms, "selected_for_labelling", iteration=1)
+    assert index.state_of(sid) == "labelled"
+    row = index.rows("labelled")[0]
+    assert row.origin == "user" and row.energy == -10.0 and row.attempts == 1
+    other = atoms.copy()
+    other.rattle(0.1, seed=1)
+    index.record_label(_record(other, "failed"))
+    assert index.counts() == {"labelled": 1, "failed": 1}
+    assert "scf_not_converged" in index.rows("failed")[0].reason
+
+
+def test_fan_out_names_files_by_id_and_drops_duplicates(tmp_path: Path) -> None:
+    atoms = bulk("Si", "diamond", 5.43)
+    written = fan_out([atoms, atoms.copy()], tmp_path, origin="user")
+    assert list(written) == [structure_id(atoms)]
+    assert written[structure_id(atoms)].name == f"{structure_id(atoms)}.extxyz"
+
+
+def test_structure_file_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.extxyz"
+    bad.write_text("this is not a structure\n")
+    with pytest.raises(StructureFileError, match="cannot read"):
+        read_structures(bad)
+    good = tmp_path / "good.extxyz"
+    atomic_write_extxyz(good, bulk("Cu", "fcc", 3.6))
+    with pytest.raises(StructureFileError, match="contains Cu, which is not in the composition"):
+        read_structures(good, allowed_elements=["Si"])
