@@ -19,7 +19,7 @@ from mlip_autopipec.data.ids import parameters_hash, structure_id
 from mlip_autopipec.data.label_cache import LabelCache
 from mlip_autopipec.data.labels import Attempt, LabelRecord
 from mlip_autopipec.dft.kpoints import kpoint_mesh
-from mlip_autopipec.dft.pw_output import SCF_NOT_CONVERGED, WALLTIME_EXCEEDED, PwOutcome, classify_pw_output, read_pw_results
+from mlip_autopipec.dft.pw_output import SCF_NOT_CONVERGED, TRUNCATED, WALLTIME_EXCEEDED, PwOutcome, classify_pw_output, read_pw_results
 from mlip_autopipec.dft.recovery import LADDER, next_rung, rung_overrides
 from mlip_autopipec.dft.runner import mpi_prefix, run_process
 from mlip_autopipec.errors import StructureFileError
@@ -119,6 +119,12 @@ def run_attempt(
     return outcome, process.wall_time_s
 
 
+def _failure_is_final(record: LabelRecord, label: LabelConfig) -> bool:
+    """A cached failure is reused unless asked to retry, or unless it ran out of time (a longer limit may help)."""
+    last = record.attempts[-1].status if record.attempts else ""
+    return not label.retry_failed and last not in (WALLTIME_EXCEEDED, TRUNCATED)
+
+
 def label_structure(
     atoms: Atoms,
     dft: DFTConfig,
@@ -135,7 +141,7 @@ def label_structure(
     origin = origin or str(atoms.info.get("origin", "unknown"))
     cache = cache if cache is not None else LabelCache(label.cache_dir)
     cached = cache.get(sid, key)
-    if cached is not None and (cached.state == "labelled" or not label.retry_failed):
+    if cached is not None and (cached.state == "labelled" or _failure_is_final(cached, label)):
         return cached.model_copy(update={"cache_hit": True, "iteration": iteration, "origin": origin})
 
     workdir = Path(workdir)
