@@ -9,11 +9,25 @@ import yaml
 from pydantic import ValidationError
 
 from mlip_autopipec.config.loader import describe_validation_error, load_minimal_config
-from mlip_autopipec.config.models import DFTConfig, FullConfig, LabelConfig, MinimalConfig
+from mlip_autopipec.config import heuristics
+from mlip_autopipec.config.models import (
+    ActiveLearningConfig,
+    DFTConfig,
+    ExploreConfig,
+    FullConfig,
+    GenerateConfig,
+    LabelConfig,
+    MinimalConfig,
+    SelectConfig,
+    SystemConfig,
+    TrainConfig,
+)
 from mlip_autopipec.data.atomic_io import atomic_write_text
 from mlip_autopipec.dft.pseudopotentials import resolve_family
 from mlip_autopipec.errors import ConfigError
+from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import is_metallic, parse_composition
+from mlip_autopipec.structures.prototypes import choose_prototype
 
 # Ferromagnetic starting moments (mu_B): near the bulk moments, so the SCF finds the magnetic
 # solution instead of getting stuck in the non-magnetic one.
@@ -32,23 +46,114 @@ class ConfigExpander:
 
     def expand(self) -> FullConfig:
         m = self.minimal
-        full = FullConfig(
+        dft_budget = m.dft_budget or FullConfig.model_fields["dft_budget"].default
+        max_iterations = m.max_iterations or FullConfig.model_fields["max_iterations"].default
+        system = self.expand_system()
+        bonding = self._bonding_for(system)
+        explore = self.expand_explore(system, bonding)
+        return FullConfig(
             composition=m.composition.strip(),
             elements=self.elements,
             seed=m.seed,
             structures=m.structures,
+            temperatures=explore.temperatures,
+            pressure=m.pressure or 0.0,
+            dft_budget=dft_budget,
+            max_iterations=max_iterations,
+            system=system,
+            generate=self.expand_generate(bonding, explore),
+            explore=explore,
+            select=self.expand_select(dft_budget, max_iterations),
+            train=self._section(TrainConfig, "train", {}, {"committee_size": "4 members: enough spread for a force-uncertainty estimate at 4x the cost of one", "baseline": "ZBL repulsion fixes the short-range wall that data-driven models get wrong"}),
+            active_learning=self._section(ActiveLearningConfig, "active_learning", {}, {"uncertainty_percentile": "threshold from the committee's own spread on its training data, not a magic number"}),
             dft=self.expand_dft(),
             label=self._validated_section(LabelConfig, m.label, "label"),
         )
-        if m.temperatures is not None:
-            full.temperatures = m.temperatures
-        if m.pressure is not None:
-            full.pressure = m.pressure
-        if m.dft_budget is not None:
-            full.dft_budget = m.dft_budget
-        if m.max_iterations is not None:
-            full.max_iterations = m.max_iterations
-        return full
+
+    def _section(self, model: type, name: str, heuristic: dict[str, Any], why: dict[str, str]) -> Any:
+        """User overrides win; heuristic values fill the keys the user did not set; reasons are kept."""
+        user = getattr(self.minimal, name) or {}
+        section = self._validated_section(model, user, name)
+        for key, value in heuristic.items():
+            if key not in user:
+                setattr(section, key, value)
+        section.why = {**{k: v for k, v in why.items() if k not in user}, **section.why}
+        return section
+
+    def _bonding_for(self, system: SystemConfig) -> BondingAnalysis:
+        if system.bonding_type == self.bonding.bonding_type:
+            return self.bonding
+        return BondingAnalysis(system.bonding_type, "set by the user", oxidation_states=self.bonding.oxidation_states)
+
+    def expand_system(self) -> SystemConfig:
+        self.bonding = analyse_bonding(self.amounts)
+        user = self.minimal.system or {}
+        bonding = self.bonding
+        if "bonding_type" in user:
+            bonding = BondingAnalysis(user["bonding_type"], "set by the user", oxidation_states=self.bonding.oxidation_states)
+        prototype = choose_prototype(self.amounts, bonding)
+        melting, melting_why = heuristics.estimate_melting_point(self.amounts, bonding)
+        return self._section(
+            SystemConfig,
+            "system",
+            {
+                "bonding_type": bonding.bonding_type,
+                "prototype": prototype.name if prototype else None,
+                "molecule": bonding.molecule,
+                "melting_point_k": round(melting, 1),
+            },
+            {
+                "bonding_type": bonding.why,
+                "prototype": prototype.why if prototype else "no prototype fits: random packed cells at the expected density (or give 'structures:')",
+                "melting_point_k": melting_why,
+            },
+        )
+
+    def expand_explore(self, system: SystemConfig, bonding: BondingAnalysis) -> ExploreConfig:
+        temperatures, t_why = heuristics.md_temperatures(system.melting_point_k, bonding, self.minimal.temperatures)
+        timestep, dt_why = heuristics.md_timestep(self.elements)
+        pressures = [0.0] if not self.minimal.pressure else sorted({0.0, self.minimal.pressure})
+        ensembles = ["nvt"] if bonding.bonding_type == "molecular" else ["nvt", "npt"]
+        return self._section(
+            ExploreConfig,
+            "explore",
+            {"temperatures": temperatures, "timestep_fs": timestep, "pressures": pressures, "ensembles": ensembles},
+            {
+                "temperatures": t_why,
+                "timestep_fs": dt_why,
+                "pressures": "ambient pressure, plus your target pressure",
+                "ensembles": "NVT for thermal disorder; NPT (crystals) for volume fluctuations and thermal expansion",
+                "surrogate": "MACE-MP when its weights are present, else CHGNet (weights ship in its wheel)",
+            },
+        )
+
+    def expand_generate(self, bonding: BondingAnalysis, explore: ExploreConfig) -> GenerateConfig:
+        atoms, atoms_why = heuristics.cell_atoms_for(bonding, len(self.elements))
+        heuristic: dict[str, Any] = {
+            "enabled": self.minimal.structures is None,
+            "target_atoms": atoms,
+            "rattle_temperatures": heuristics.rattle_temperatures(explore.temperatures),
+        }
+        why = {
+            "enabled": "your structures are labelled as given" if self.minimal.structures else "no structures given: generate them from the composition",
+            "target_atoms": atoms_why,
+            "rattle_temperatures": "the coolest and hottest MD temperatures bracket the thermal displacements",
+        }
+        if bonding.bonding_type == "metallic" and len(self.elements) > 1:
+            n = len(self.elements)
+            base = n * -(-8 // n)  # smallest multiple of the element count with at least 8 atoms
+            heuristic["sqs_sizes"] = [base, 2 * base]
+            heuristic["sqs_concentration_shifts"] = [0.0, -0.125, 0.125] if n == 2 else [0.0]
+            why["sqs_sizes"] = "SQS at two cell sizes (multiples of the element count) for finite-size variety"
+            why["sqs_concentration_shifts"] = "binary alloys: also +-12.5% around the target composition"
+        if bonding.bonding_type == "molecular":
+            heuristic["surfaces"] = False
+            why["surfaces"] = "molecules have no surfaces"
+        return self._section(GenerateConfig, "generate", heuristic, why)
+
+    def expand_select(self, dft_budget: int, max_iterations: int) -> SelectConfig:
+        initial, per_iteration, why = heuristics.budget_split(dft_budget, max_iterations)
+        return self._section(SelectConfig, "select", {"initial_structures": initial, "per_iteration": per_iteration}, {"initial_structures": why, "per_iteration": why})
 
     @staticmethod
     def _validated_section(model: type, overrides: dict[str, Any] | None, name: str) -> Any:

@@ -27,6 +27,12 @@ class MinimalConfig(StrictModel):
     max_iterations: int | None = Field(default=None, gt=0, description="Most active-learning iterations.")
     seed: int = Field(default=42, ge=0, description="Seed for every random choice of the run.")
     structures: str | None = Field(default=None, description="extxyz (or any ASE-readable) file of user structures.")
+    system: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'system' section.")
+    generate: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'generate' section.")
+    explore: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'explore' section.")
+    select: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'select' section.")
+    train: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'train' section.")
+    active_learning: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'active_learning' section.")
     dft: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'dft' section.")
     label: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'label' section.")
 
@@ -88,6 +94,83 @@ class LabelConfig(StrictModel):
     keep_scratch: bool = Field(default=False, description="Keep wavefunctions and charge density after success.")
 
 
+BondingType = Literal["metallic", "covalent", "ionic", "molecular", "mixed"]
+
+
+class SystemConfig(StrictModel):
+    """What the composition is: bonding type, prototype, molecule, melting point (each with its reason)."""
+
+    bonding_type: BondingType = "metallic"
+    prototype: str | None = None
+    molecule: str | None = None
+    melting_point_k: float = Field(default=1000.0, gt=0)
+    why: dict[str, str] = Field(default_factory=dict)
+
+
+class GenerateConfig(StrictModel):
+    """Initial structures: which generators run and how many structures each makes."""
+
+    enabled: bool = Field(default=True, description="Generate structures from the composition.")
+    target_atoms: int = Field(default=32, ge=1, description="Atoms per bulk cell sent to DFT.")
+    rattle_temperatures: list[float] = Field(default_factory=lambda: [300.0], description="K; thermal rattling amplitudes.")
+    strained_per_temperature: int = Field(default=6, ge=0)
+    max_volumetric_strain: float = Field(default=0.05, ge=0, le=0.3)
+    max_shear_strain: float = Field(default=0.03, ge=0, le=0.3)
+    vacancies: int = Field(default=3, ge=0)
+    antisites: int = Field(default=3, ge=0)
+    surfaces: bool = True
+    surface_layers: int = Field(default=4, ge=2)
+    sqs_sizes: list[int] = Field(default_factory=lambda: [8, 16])
+    sqs_concentration_shifts: list[float] = Field(default_factory=lambda: [0.0])
+    sqs_annealing_steps: int = Field(default=3000, ge=100)
+    random_cells: int = Field(default=6, ge=0, description="Random packed cells when no prototype fits.")
+    relax_prototype: bool = Field(default=True, description="Relax the prototype crystal with the surrogate first.")
+    nms_samples_per_temperature: int = Field(default=20, ge=0)
+    dimer_points: int = Field(default=10, ge=0)
+    trimer_points: int = Field(default=3, ge=0)
+    scan_max_factor: float = Field(default=2.0, gt=0, description="Largest dimer/trimer distance in covalent bond lengths.")
+    min_distance_factor: float = Field(default=0.5, gt=0, lt=1, description="Closest allowed pair, in covalent bond lengths.")
+    why: dict[str, str] = Field(default_factory=dict)
+
+
+class ExploreConfig(StrictModel):
+    """Surrogate molecular dynamics that explores configuration space before any DFT."""
+
+    surrogate: Literal["auto", "mace-mp", "chgnet", "sevenn"] = "auto"
+    surrogate_model: str | None = Field(default=None, description="Path to a MACE-MP model file (offline use).")
+    temperatures: list[float] = Field(default_factory=lambda: [300.0])
+    pressures: list[float] = Field(default_factory=lambda: [0.0], description="GPa")
+    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"])
+    steps: int = Field(default=2000, ge=1)
+    timestep_fs: float = Field(default=1.0, gt=0)
+    supercell_atoms: int = Field(default=64, ge=1)
+    why: dict[str, str] = Field(default_factory=dict)
+
+
+class SelectConfig(StrictModel):
+    """DIRECT selection of the frames worth a DFT label."""
+
+    initial_structures: int = Field(default=100, ge=1, description="Labels selected in iteration 0.")
+    per_iteration: int = Field(default=50, ge=1, description="Uncertain structures labelled per later iteration.")
+    why: dict[str, str] = Field(default_factory=dict)
+
+
+class TrainConfig(StrictModel):
+    """The committee of delta-learned potentials."""
+
+    committee_size: int = Field(default=4, ge=2)
+    baseline: Literal["zbl", "lj", "none"] = "zbl"
+    why: dict[str, str] = Field(default_factory=dict)
+
+
+class ActiveLearningConfig(StrictModel):
+    """Uncertainty-driven MD with the committee and the loop's stopping rule."""
+
+    uncertainty_percentile: float = Field(default=95.0, gt=0, lt=100)
+    converged_uncertain_fraction: float = Field(default=0.02, ge=0, le=1)
+    why: dict[str, str] = Field(default_factory=dict)
+
+
 class FullConfig(StrictModel):
     """Every parameter of a run, each with a value; written to results/exec_config_dump.yaml."""
 
@@ -99,5 +182,11 @@ class FullConfig(StrictModel):
     pressure: float = 0.0
     dft_budget: int = 500
     max_iterations: int = 5
+    system: SystemConfig = Field(default_factory=SystemConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    explore: ExploreConfig = Field(default_factory=ExploreConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
     dft: DFTConfig = Field(default_factory=DFTConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

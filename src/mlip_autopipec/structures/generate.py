@@ -1,0 +1,187 @@
+"""Module A: from the expanded config to a diverse, physical set of starting structures.
+
+The generators follow the bonding type: SQS for alloys, normal-mode sampling for molecules,
+strained/rattled/defected supercells and surfaces for crystals, random packed cells when no
+prototype fits, and for every system dimer/trimer scans and isolated atoms. Every structure
+carries its origin; structures closer than the minimum distance are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+from ase.build import molecule as build_molecule
+from ase.calculators.calculator import Calculator
+
+from mlip_autopipec.config.models import FullConfig, GenerateConfig
+from mlip_autopipec.data.ids import structure_id
+from mlip_autopipec.structures import clusters, perturb
+from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
+from mlip_autopipec.structures.composition import parse_composition
+from mlip_autopipec.structures.filters import keep_physical
+from mlip_autopipec.structures.normal_modes import finite_difference_hessian, relax_molecule, sample_normal_modes
+from mlip_autopipec.structures.prototypes import choose_prototype, packing_volume
+from mlip_autopipec.structures.random_packing import formula_units_for, random_packed_cell
+from mlip_autopipec.structures.sqs import concentrations_for, make_sqs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerationResult:
+    frames: list[Atoms]
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    wall_time_s: float = 0.0
+
+
+def _tag(frames: list[Atoms], origin: str) -> list[Atoms]:
+    for atoms in frames:
+        atoms.info["origin"] = origin
+    return frames
+
+
+def relax_cell(atoms: Atoms, calculator: Calculator, fmax: float = 0.02, steps: int = 200) -> Atoms:
+    """Relax positions and cell of a prototype with the surrogate, so perturbations start from its minimum."""
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+
+    work = atoms.copy()
+    work.calc = calculator
+    BFGS(FrechetCellFilter(work), logfile=None).run(fmax=fmax, steps=steps)
+    relaxed = Atoms(numbers=work.numbers, positions=work.positions, cell=work.cell, pbc=work.pbc)
+    logger.info("prototype relaxed by the surrogate: volume %.2f -> %.2f A^3", atoms.get_volume(), relaxed.get_volume())
+    return relaxed
+
+
+def perturbed_crystals(base: Atoms, cfg: GenerateConfig, rng: np.random.Generator, prefix: str = "") -> list[Atoms]:
+    """Strained + rattled supercells at each rattle temperature, vacancies, antisites, surfaces."""
+    cell = perturb.supercell_for(base, cfg.target_atoms)
+    frames = _tag([cell.copy()], f"{prefix}ideal")
+    for temperature in cfg.rattle_temperatures:
+        amplitude = perturb.rattle_amplitude(temperature)
+        for _ in range(cfg.strained_per_temperature):
+            strained = perturb.random_strain(cell, rng, cfg.max_volumetric_strain, cfg.max_shear_strain)
+            frames += _tag([perturb.rattle(strained, rng, amplitude)], f"{prefix}strain_rattle")
+    low = perturb.rattle_amplitude(min(cfg.rattle_temperatures))
+    for _ in range(cfg.vacancies):
+        frames += _tag([perturb.rattle(perturb.with_vacancy(cell, rng), rng, low)], f"{prefix}vacancy")
+    for _ in range(cfg.antisites):
+        swapped = perturb.with_antisite(cell, rng)
+        if swapped is not None:
+            frames += _tag([perturb.rattle(swapped, rng, low)], f"{prefix}antisite")
+    if cfg.surfaces:
+        for miller, slab in perturb.low_index_surfaces(base, cfg.surface_layers):
+            if len(slab) <= 4 * cfg.target_atoms:
+                frames += _tag([perturb.rattle(slab, rng, low)], f"{prefix}surface_{miller}")
+    return frames
+
+
+def alloy_structures(amounts: dict[str, float], primitive: Atoms, cfg: GenerateConfig, rng: np.random.Generator, seed: int) -> list[Atoms]:
+    """SQS cells over sizes and compositions around the target, each then perturbed like a crystal."""
+    frames = []
+    for size in cfg.sqs_sizes:
+        for shift in cfg.sqs_concentration_shifts:
+            target = concentrations_for(amounts, size, shift)
+            if target is None:
+                continue
+            sqs = make_sqs(primitive, target, size, seed, cfg.sqs_annealing_steps)
+            frames += _tag([sqs.copy()], "sqs")
+            sub = cfg.model_copy(update={"target_atoms": len(sqs), "surfaces": False, "strained_per_temperature": max(1, cfg.strained_per_temperature // 2)})
+            frames += perturbed_crystals(sqs, sub, rng, prefix="sqs_")
+    if cfg.surfaces:
+        for miller, slab in perturb.low_index_surfaces(_random_occupation(primitive, amounts, cfg.target_atoms, rng), cfg.surface_layers):
+            frames += _tag([slab], f"surface_{miller}")
+    return frames
+
+
+def _random_occupation(primitive: Atoms, amounts: dict[str, float], target_atoms: int, rng: np.random.Generator) -> Atoms:
+    cell = perturb.supercell_for(primitive, min(target_atoms, 8))
+    elements = sorted(amounts)
+    weights = np.array([amounts[el] for el in elements], dtype=float)
+    cell.set_chemical_symbols(list(rng.choice(elements, size=len(cell), p=weights / weights.sum())))
+    return cell
+
+
+def molecule_structures(bonding: BondingAnalysis, cfg: GenerateConfig, calculator: Calculator | None, rng: np.random.Generator) -> list[Atoms]:
+    """Normal-mode samples of the molecule at each temperature (needs a calculator for the Hessian)."""
+    if bonding.molecule is None:
+        return []
+    molecule = build_molecule(bonding.molecule)
+    molecule.center(vacuum=clusters.VACUUM)
+    molecule.pbc = False
+    if calculator is None:
+        logger.warning("no calculator for normal modes: only the equilibrium molecule is generated")
+        return _tag([molecule], "molecule")
+    relaxed = relax_molecule(molecule, calculator)
+    relaxed.center(vacuum=clusters.VACUUM)
+    relaxed.pbc = False
+    hessian = finite_difference_hessian(relaxed, calculator)
+    frames = _tag([relaxed.copy()], "molecule")
+    for temperature in cfg.rattle_temperatures:
+        frames += _tag(sample_normal_modes(relaxed, hessian, temperature, cfg.nms_samples_per_temperature, rng), "normal_modes")
+    return frames
+
+
+def random_cells(amounts: dict[str, float], cfg: GenerateConfig, rng: np.random.Generator) -> list[Atoms]:
+    counts, units = formula_units_for(amounts, cfg.target_atoms)
+    # 15% above the sum of the elemental volumes: random packings are less dense than crystals
+    volume = 1.15 * packing_volume({el: float(n) for el, n in counts.items()})
+    frames = []
+    for _ in range(cfg.random_cells):
+        atoms = random_packed_cell(counts, volume, rng, min_factor=0.7)
+        if atoms is not None:
+            frames.append(atoms)
+    return _tag(frames, "random_packing")
+
+
+def generate_structures(full: FullConfig, calculator_factory: Callable[[], Calculator] | None = None) -> GenerationResult:
+    """All starting structures for ``full`` (reproducible for a given seed)."""
+    start = time.perf_counter()
+    cfg = full.generate
+    rng = np.random.default_rng(full.seed)
+    amounts = parse_composition(full.composition)
+    bonding = analyse_bonding(amounts)
+    if full.system.bonding_type != bonding.bonding_type:
+        bonding = BondingAnalysis(full.system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states)
+    prototype = choose_prototype(amounts, bonding)
+    frames: list[Atoms] = []
+    is_alloy = bonding.bonding_type == "metallic" and len(amounts) > 1
+    needs_calculator = (bonding.bonding_type == "molecular" and bonding.molecule) or (prototype is not None and not is_alloy and cfg.relax_prototype)
+    calculator = calculator_factory() if calculator_factory and needs_calculator else None
+    if bonding.bonding_type == "molecular":
+        frames += molecule_structures(bonding, cfg, calculator, rng)
+    if prototype is not None and is_alloy:
+        frames += alloy_structures(amounts, prototype.atoms, cfg, rng, full.seed)
+    elif prototype is not None:
+        base = relax_cell(prototype.atoms, calculator) if calculator is not None and cfg.relax_prototype else prototype.atoms
+        frames += perturbed_crystals(base, cfg, rng)
+    elif bonding.bonding_type != "molecular":
+        frames += random_cells(amounts, cfg, rng)
+    scan_frames = clusters.dimer_scan(full.elements, cfg.dimer_points, cfg.min_distance_factor, cfg.scan_max_factor)
+    scan_frames += clusters.trimer_scan(full.elements, cfg.trimer_points, max(cfg.min_distance_factor, 0.7), cfg.scan_max_factor * 0.8)
+    frames += scan_frames + clusters.isolated_atoms(full.elements)
+
+    by_origin_before = Counter(a.info["origin"] for a in frames)
+    kept, _ = keep_physical(frames, cfg.min_distance_factor)
+    unique: dict[str, Atoms] = {}
+    for atoms in kept:
+        unique.setdefault(structure_id(atoms), atoms)
+    result = list(unique.values())
+    counts = Counter(a.info["origin"] for a in result)
+    kept_counts = Counter(a.info["origin"] for a in kept)
+    dropped = {origin: n - kept_counts.get(origin, 0) for origin, n in by_origin_before.items() if n - kept_counts.get(origin, 0)}
+    return GenerationResult(
+        frames=result,
+        counts=dict(sorted(counts.items())),
+        dropped=dropped,
+        duplicates=len(kept) - len(result),
+        wall_time_s=time.perf_counter() - start,
+    )
