@@ -103,3 +103,22 @@ def test_exec_config_is_written_once_and_left_alone_when_unchanged(tmp_path: Pat
     assert write_exec_config(full, path) is True
     assert write_exec_config(full, path) is False
     assert yaml.safe_load(path.read_text())["dft"]["why"]["pseudo_family"]
+
+
+@pytest.mark.parametrize("composition", ["Si", "FePt", "NaCl", "H2O", "MgO", "CrMnFeCoNi"])
+def test_full_config_is_schema_valid_and_sensible(composition: str, tmp_path: Path) -> None:
+    from mlip_autopipec.config.models import FullConfig
+
+    full = expand_config({"composition": composition})
+    write_exec_config(full, tmp_path / "dump.yaml")
+    reloaded = FullConfig.model_validate(yaml.safe_load((tmp_path / "dump.yaml").read_text().split("\n", 1)[1]))
+    assert reloaded == full
+    assert full.explore.temperatures and all(t > 0 for t in full.explore.temperatures)
+    assert full.select.initial_structures + full.select.per_iteration * full.max_iterations <= full.dft_budget
+    if full.system.bonding_type == "metallic":
+        assert full.dft.smearing == "mv" and full.generate.sqs_sizes
+    if full.system.bonding_type == "molecular":
+        assert full.system.molecule and full.explore.timestep_fs <= 0.5 and full.explore.ensembles == ["nvt"]
+    else:
+        assert "npt" in full.explore.ensembles and full.system.prototype
+    assert all(full.system.why.values())

@@ -19,7 +19,7 @@ from ase import Atoms
 from ase.build import molecule as build_molecule
 from ase.calculators.calculator import Calculator
 
-from mlip_autopipec.config.models import FullConfig, GenerateConfig
+from mlip_autopipec.config.models import GenerateConfig, SystemConfig
 from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.structures import clusters, perturb
 from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
@@ -142,15 +142,25 @@ def random_cells(amounts: dict[str, float], cfg: GenerateConfig, rng: np.random.
     return _tag(frames, "random_packing")
 
 
-def generate_structures(full: FullConfig, calculator_factory: Callable[[], Calculator] | None = None) -> GenerationResult:
-    """All starting structures for ``full`` (reproducible for a given seed)."""
+def generate_structures(
+    composition: str,
+    seed: int,
+    system: SystemConfig,
+    cfg: GenerateConfig,
+    calculator_factory: Callable[[], Calculator] | None = None,
+) -> GenerationResult:
+    """All starting structures for a composition (reproducible for a given seed).
+
+    ``calculator_factory`` makes the surrogate, called only when a molecule needs normal modes or a
+    prototype crystal is to be relaxed; without it molecules are kept at their reference geometry.
+    """
     start = time.perf_counter()
-    cfg = full.generate
-    rng = np.random.default_rng(full.seed)
-    amounts = parse_composition(full.composition)
+    rng = np.random.default_rng(seed)
+    amounts = parse_composition(composition)
+    elements = sorted(amounts)
     bonding = analyse_bonding(amounts)
-    if full.system.bonding_type != bonding.bonding_type:
-        bonding = BondingAnalysis(full.system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states)
+    if system.bonding_type != bonding.bonding_type:
+        bonding = BondingAnalysis(system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states)
     prototype = choose_prototype(amounts, bonding)
     frames: list[Atoms] = []
     is_alloy = bonding.bonding_type == "metallic" and len(amounts) > 1
@@ -159,15 +169,15 @@ def generate_structures(full: FullConfig, calculator_factory: Callable[[], Calcu
     if bonding.bonding_type == "molecular":
         frames += molecule_structures(bonding, cfg, calculator, rng)
     if prototype is not None and is_alloy:
-        frames += alloy_structures(amounts, prototype.atoms, cfg, rng, full.seed)
+        frames += alloy_structures(amounts, prototype.atoms, cfg, rng, seed)
     elif prototype is not None:
         base = relax_cell(prototype.atoms, calculator) if calculator is not None and cfg.relax_prototype else prototype.atoms
         frames += perturbed_crystals(base, cfg, rng)
     elif bonding.bonding_type != "molecular":
         frames += random_cells(amounts, cfg, rng)
-    scan_frames = clusters.dimer_scan(full.elements, cfg.dimer_points, cfg.min_distance_factor, cfg.scan_max_factor)
-    scan_frames += clusters.trimer_scan(full.elements, cfg.trimer_points, max(cfg.min_distance_factor, 0.7), cfg.scan_max_factor * 0.8)
-    frames += scan_frames + clusters.isolated_atoms(full.elements)
+    scan_frames = clusters.dimer_scan(elements, cfg.dimer_points, cfg.min_distance_factor, cfg.scan_max_factor)
+    scan_frames += clusters.trimer_scan(elements, cfg.trimer_points, max(cfg.min_distance_factor, 0.7), cfg.scan_max_factor * 0.8)
+    frames += scan_frames + clusters.isolated_atoms(elements)
 
     by_origin_before = Counter(a.info["origin"] for a in frames)
     kept, _ = keep_physical(frames, cfg.min_distance_factor)

@@ -1,0 +1,1 @@
+"""Molecular dynamics with the surrogate potential (exploration of configuration space)."""

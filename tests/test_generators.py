@@ -1,0 +1,166 @@
+"""Structure generators: counts, valid Atoms, stoichiometry, seeds, SQS correlations, normal modes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from icet.tools.structure_generation import _get_sqs_cluster_vector
+
+from mlip_autopipec.config.expander import expand_config
+from mlip_autopipec.config.models import FullConfig
+from mlip_autopipec.data.ids import structure_id
+from mlip_autopipec.dft.kpoints import kpoint_mesh
+from mlip_autopipec.potentials.surrogate import make_surrogate
+from mlip_autopipec.structures import clusters, perturb
+from mlip_autopipec.structures.bonding import analyse_bonding
+from mlip_autopipec.structures.composition import parse_composition
+from mlip_autopipec.structures.prototypes import choose_prototype
+from mlip_autopipec.structures.filters import keep_physical, min_distance_ratio
+from mlip_autopipec.structures.generate import generate_structures
+from mlip_autopipec.structures.normal_modes import finite_difference_hessian, normal_modes, relax_molecule, sample_normal_modes
+from mlip_autopipec.structures.sqs import cluster_space_for, concentrations_for, make_sqs
+
+SMALL = {"target_atoms": 8, "strained_per_temperature": 2, "nms_samples_per_temperature": 5, "sqs_sizes": [8], "relax_prototype": False}
+
+
+def _generate(composition: str, seed: int = 1, calculator_factory=None, **generate: object):
+    full: FullConfig = expand_config({"composition": composition, "seed": seed, "generate": {**SMALL, **generate}})
+    return full, generate_structures(full.composition, full.seed, full.system, full.generate, calculator_factory)
+
+
+def _ids(frames: list[Atoms]) -> list[str]:
+    return [structure_id(a) for a in frames]
+
+
+@pytest.mark.parametrize("composition", ["Si", "NaCl", "FePt", "Ti3AlC2"])
+def test_generated_sets_are_valid_reproducible_and_seeded(composition: str) -> None:
+    full, first = _generate(composition, seed=1)
+    _, again = _generate(composition, seed=1)
+    _, other = _generate(composition, seed=2)
+    assert _ids(first.frames) == _ids(again.frames)
+    assert _ids(first.frames) != _ids(other.frames)
+    assert sum(first.counts.values()) == len(first.frames) >= 10
+    assert first.counts.get("isolated_atom") == len(full.elements)
+    assert first.counts.get("dimer", 0) > 0 and first.counts.get("trimer", 0) > 0
+    for atoms in first.frames:
+        assert set(atoms.get_chemical_symbols()) <= set(full.elements)
+        assert atoms.info["origin"]
+        assert min_distance_ratio(atoms) >= full.generate.min_distance_factor - 1e-9
+        assert atoms.cell.volume > 0
+
+
+def test_bulk_cells_keep_the_stoichiometry() -> None:
+    _, result = _generate("NaCl")
+    for atoms in result.frames:
+        if atoms.info["origin"] in ("ideal", "strain_rattle"):
+            counts = Counter(atoms.get_chemical_symbols())
+            assert counts["Na"] == counts["Cl"]
+        if atoms.info["origin"] == "vacancy":
+            counts = Counter(atoms.get_chemical_symbols())
+            assert abs(counts["Na"] - counts["Cl"]) == 1
+
+
+def test_random_packing_keeps_stoichiometry_and_distances() -> None:
+    _, result = _generate("Ti3AlC2")
+    packed = [a for a in result.frames if a.info["origin"] == "random_packing"]
+    assert packed
+    for atoms in packed:
+        counts = Counter(atoms.get_chemical_symbols())
+        assert counts["Ti"] == 3 * counts["Al"] and counts["C"] == 2 * counts["Al"]
+        assert min_distance_ratio(atoms) >= 0.7 - 1e-9
+
+
+def test_alloys_get_sqs_cells_with_random_alloy_correlations() -> None:
+    _, result = _generate("FePt", sqs_sizes=[8, 16], sqs_concentration_shifts=[0.0])
+    assert result.counts["sqs"] == 2
+    amounts = parse_composition("FePt")
+    primitive = choose_prototype(amounts, analyse_bonding(amounts)).atoms
+    space = cluster_space_for(primitive, ["Fe", "Pt"])
+    target = _get_sqs_cluster_vector(space, {"Fe": 0.5, "Pt": 0.5})
+    pair_columns = [i for i, orbit in enumerate(space.as_list) if orbit["order"] == 2]  # first and second shells
+    for atoms in (a for a in result.frames if a.info["origin"] == "sqs"):
+        vector = space.get_cluster_vector(atoms)
+        assert Counter(atoms.get_chemical_symbols()) == Counter({"Fe": len(atoms) // 2, "Pt": len(atoms) // 2})
+        np.testing.assert_allclose(vector[pair_columns[:2]], target[pair_columns[:2]], atol=0.07)
+
+
+def test_sqs_concentrations_around_the_target() -> None:
+    assert concentrations_for({"Fe": 1, "Pt": 1}, 8, 0.125) == {"Fe": 0.625, "Pt": 0.375}
+    assert concentrations_for({"Fe": 1, "Pt": 1}, 8, 0.0) == {"Fe": 0.5, "Pt": 0.5}
+    assert concentrations_for({"Cr": 1, "Mn": 1, "Fe": 1, "Co": 1, "Ni": 1}, 8, 0.0) is None  # 8 atoms cannot hold 5 x 20%
+    sqs = make_sqs(bulk("Cu", "fcc", a=3.6), {"Au": 0.25, "Cu": 0.75}, 8, seed=0, n_steps=500)
+    assert Counter(sqs.get_chemical_symbols()) == Counter({"Cu": 6, "Au": 2})
+
+
+def test_rattle_amplitude_grows_with_temperature_and_is_bounded() -> None:
+    assert perturb.rattle_amplitude(300) == pytest.approx(0.072, abs=0.005)
+    assert perturb.rattle_amplitude(1200) == pytest.approx(2 * perturb.rattle_amplitude(300))
+    assert perturb.rattle_amplitude(1e6) == perturb.MAX_RATTLE
+
+
+def test_strain_is_bounded() -> None:
+    rng = np.random.default_rng(0)
+    cell = bulk("Cu", "fcc", a=3.6, cubic=True)
+    for _ in range(20):
+        strained = perturb.random_strain(cell, rng, 0.05, 0.03)
+        ratio = strained.get_volume() / cell.get_volume()
+        assert 0.95**3 - 0.01 < ratio < 1.05**3 + 0.01
+
+
+def test_too_close_structures_are_dropped_and_counted() -> None:
+    good = bulk("Si", "diamond", 5.43)
+    bad = good.copy()
+    bad.positions[1] = bad.positions[0] + 0.3
+    kept, dropped = keep_physical([good, bad], 0.5)
+    assert kept == [good] and dropped == 1
+
+
+def test_dimer_scan_and_isolated_atoms() -> None:
+    dimers = clusters.dimer_scan(["Na", "Cl"], 5, 0.5, 2.0)
+    assert len(dimers) == 3 * 5  # NaNa, NaCl, ClCl
+    distances = sorted({round(a.get_distance(0, 1), 6) for a in dimers if sorted(a.get_chemical_symbols()) == ["Cl", "Na"]})
+    assert distances[0] == pytest.approx(0.5 * clusters.bond_length("Na", "Cl"))
+    assert distances[-1] == pytest.approx(2.0 * clusters.bond_length("Na", "Cl"))
+    atoms = clusters.isolated_atoms(["Na", "Cl"])
+    assert [len(a) for a in atoms] == [1, 1] and all(kpoint_mesh(a, 0.3) is None for a in atoms)
+
+
+@pytest.fixture(scope="module")
+def chgnet():
+    calculator, name = make_surrogate("chgnet")
+    assert name == "chgnet"
+    return calculator
+
+
+def test_molecules_get_normal_mode_samples_without_kpoints(chgnet) -> None:
+    full, result = _generate("H2O", calculator_factory=lambda: chgnet)
+    assert full.system.bonding_type == "molecular"
+    samples = [a for a in result.frames if a.info["origin"] == "normal_modes"]
+    assert len(samples) == full.generate.nms_samples_per_temperature * len(full.generate.rattle_temperatures)
+    for atoms in samples:
+        assert atoms.get_chemical_formula() == "H2O"
+        assert kpoint_mesh(atoms, full.dft.kpoint_spacing) is None  # molecule in a box: Gamma only
+        assert 0.85 < atoms.get_distance(0, 1) < 1.15
+
+
+def test_normal_mode_displacements_follow_the_temperature(chgnet) -> None:
+    from ase.build import molecule
+
+    water = molecule("H2O")
+    water.center(vacuum=5.0)
+    water = relax_molecule(water, chgnet)
+    hessian = finite_difference_hessian(water, chgnet)
+    energies, _ = normal_modes(water, hessian)
+    wavenumbers = energies / 1.2398e-4
+    assert len(wavenumbers) == 3
+    assert 1300 < wavenumbers[0] < 1800 and 3400 < wavenumbers[-1] < 4000  # bend, stretches of water
+    rng = np.random.default_rng(0)
+    spread = {}
+    for temperature in (300.0, 1200.0):
+        samples = sample_normal_modes(water, hessian, temperature, 400, rng)
+        spread[temperature] = np.std([a.get_distance(0, 1) for a in samples])
+    assert spread[1200.0] == pytest.approx(2 * spread[300.0], rel=0.2)  # classical: sqrt(T)
