@@ -8,7 +8,7 @@ from mlip_autopipec.joblog import job_logger
 snakemake = globals()["snakemake"]
 log = job_logger("import_structures", snakemake.log[0])
 frames = read_structures(snakemake.input.structures, allowed_elements=snakemake.params.elements)
-written = fan_out(frames, Path(snakemake.output[0]).parent, origin="user")
+written = fan_out(frames, Path(snakemake.output[0]).parent, origin="user") if snakemake.output else {}
 missing = sorted(set(snakemake.output) - {str(path) for path in written.values()})
 if missing:
     raise RuntimeError(f"structure ids changed while planning; rerun snakemake (missing {missing[0]})")

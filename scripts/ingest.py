@@ -13,6 +13,7 @@ summary = ingest_iteration(
     int(snakemake.wildcards.iteration),
     [Path(p) for p in snakemake.input.selected],
     [Path(p) for p in snakemake.input.labels],
+    generated=Path(snakemake.input.generated) if "generated" in snakemake.input.keys() else None,
 )
 log.info("ingested: %s", summary)
 atomic_write_json(snakemake.output.summary, summary)

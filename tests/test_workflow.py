@@ -56,7 +56,7 @@ def test_dry_run_lists_every_label_job(tmp_path: Path) -> None:
     ase.io.write(tmp_path / "si.extxyz", small_si_structures(3))
     write_config(tmp_path)
     result = snakemake(tmp_path, "-n")
-    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit() and not line.split()[0].endswith(":")}
     assert counts["label"] == 3 and counts["ingest"] == 1 and counts["import_structures"] == 1
     assert not (tmp_path / "results" / "iter_0" / "labels").exists()
 

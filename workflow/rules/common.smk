@@ -13,15 +13,12 @@ try:
 except UserInputError as error:
     sys.exit(f"mlip-pipe: {error}")
 
-if FULL.structures is None:
-    sys.exit(
-        "mlip-pipe: structures: no structure file given; set 'structures: path/to/file.extxyz' "
-        "(automatic structure generation from the composition is not available yet)"
-    )
 try:
-    USER_IDS = structure_ids_in_file(FULL.structures, FULL.elements)
+    USER_IDS = structure_ids_in_file(FULL.structures, FULL.elements) if FULL.structures else []
 except UserInputError as error:
     sys.exit(f"mlip-pipe: {error}")
+if not USER_IDS and not FULL.generate.enabled:
+    sys.exit("mlip-pipe: generate.enabled: is false and no 'structures:' file is given; nothing to label, enable one of them")
 
 write_exec_config(FULL, "results/exec_config_dump.yaml")
 VERSION = mlip_autopipec.__version__
@@ -30,6 +27,21 @@ VERSION = mlip_autopipec.__version__
 wildcard_constraints:
     iteration=r"\d+",
     sid=ID_PATTERN,
+    start=r"\d+",
+    ensemble="nvt|npt",
+    temperature=r"[0-9.]+",
+
+
+def explored_frames():
+    """Every exploration trajectory of iteration 0 (empty when exploration is off)."""
+    if not FULL.explore.enabled:
+        return []
+    return expand(
+        "results/iter_0/explore/start{start}_{ensemble}_{temperature}K.extxyz.gz",
+        start=range(FULL.explore.starts),
+        ensemble=FULL.explore.ensembles,
+        temperature=[f"{t:g}" for t in FULL.explore.temperatures],
+    )
 
 
 def section(name):
@@ -38,14 +50,34 @@ def section(name):
 
 
 def selected_ids(iteration):
-    """Structure ids to label in ``iteration``."""
-    return USER_IDS if int(iteration) == 0 else []
+    """Structure ids chosen by the select checkpoint of ``iteration`` (raises until it has run)."""
+    if int(iteration) == 0 and not FULL.generate.enabled:
+        return []
+    folder = checkpoints.select.get(iteration=iteration).output.folder
+    return sorted(glob_wildcards(f"{folder}/{{sid,{ID_PATTERN}}}.extxyz").sid)
+
+
+def structure_path(iteration, sid):
+    """Where a structure to label lives: the user's folder or the select checkpoint's."""
+    if int(iteration) == 0 and sid in USER_IDS:
+        return f"results/iter_0/user/{sid}.extxyz"
+    return f"results/iter_{iteration}/selected/{sid}.extxyz"
+
+
+def structure_file(wildcards):
+    return structure_path(wildcards.iteration, wildcards.sid)
 
 
 def ingest_inputs(wildcards):
     """The selected structures and label records one iteration's ingest job gathers."""
-    ids = selected_ids(wildcards.iteration)
-    return {
-        "selected": expand("results/iter_{iteration}/selected/{sid}.extxyz", iteration=wildcards.iteration, sid=ids),
-        "labels": expand("results/iter_{iteration}/labels/{sid}.json", iteration=wildcards.iteration, sid=ids),
+    iteration = int(wildcards.iteration)
+    user = USER_IDS if iteration == 0 else []
+    chosen = selected_ids(iteration)
+    ids = sorted(set(user) | set(chosen))
+    inputs = {
+        "selected": [structure_path(iteration, sid) for sid in ids],
+        "labels": expand("results/iter_{iteration}/labels/{sid}.json", iteration=iteration, sid=ids),
     }
+    if iteration == 0 and FULL.generate.enabled:
+        inputs["generated"] = "results/iter_0/generated.extxyz"
+    return inputs

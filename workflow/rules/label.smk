@@ -3,7 +3,7 @@
 
 rule label:
     input:
-        structure="results/iter_{iteration}/selected/{sid}.extxyz",
+        structure=structure_file,
     output:
         label="results/iter_{iteration}/labels/{sid}.json",
     log:

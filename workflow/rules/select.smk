@@ -1,13 +1,15 @@
-# What iteration 0 labels. With 'structures:' in the config these are the user's structures: their
-# content ids are known when the DAG is built, so `snakemake -n` lists every label job. (The
-# explorer's DIRECT sampler, a later stage, selects from surrogate MD frames behind a checkpoint.)
+# What iteration 0 labels.
+# - The user's structures ('structures:' in the config): their content ids are known when the DAG is
+#   built, so `snakemake -n` lists each of their label jobs.
+# - Generated structures: the checkpoint `select` picks the most informative ones with DIRECT
+#   sampling and writes one file per structure; the label jobs appear once it has run.
 
 
 rule import_structures:
     input:
-        structures=FULL.structures,
+        structures=FULL.structures or [],
     output:
-        expand("results/iter_0/selected/{sid}.extxyz", sid=USER_IDS),
+        expand("results/iter_0/user/{sid}.extxyz", sid=USER_IDS),
     log:
         "logs/select/import_structures.log",
     params:
@@ -17,3 +19,23 @@ rule import_structures:
         "../../envs/pipeline.yaml"
     script:
         "../../scripts/import_structures.py"
+
+
+checkpoint select:
+    input:
+        generated="results/iter_{iteration}/generated.extxyz",
+        explored=explored_frames(),
+    output:
+        folder=directory("results/iter_{iteration}/selected"),
+        summary="results/iter_{iteration}/selection.json",
+    log:
+        "logs/select/iter_{iteration}.log",
+    params:
+        select=section("select"),
+        elements=FULL.elements,
+        seed=FULL.seed,
+        version=VERSION,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/select_structures.py"

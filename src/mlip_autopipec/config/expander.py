@@ -124,6 +124,7 @@ class ConfigExpander:
                 "pressures": "ambient pressure, plus your target pressure",
                 "ensembles": "NVT for thermal disorder; NPT (crystals) for volume fluctuations and thermal expansion",
                 "surrogate": "MACE-MP when its weights are present, else CHGNet (weights ship in its wheel)",
+                "starts": "the relaxed prototype (or SQS cells, molecule, random cells) and a second start for variety",
             },
         )
 

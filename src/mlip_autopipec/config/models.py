@@ -136,6 +136,8 @@ class GenerateConfig(StrictModel):
 class ExploreConfig(StrictModel):
     """Surrogate molecular dynamics that explores configuration space before any DFT."""
 
+    enabled: bool = Field(default=True, description="Run surrogate MD before selecting (iteration 0).")
+    starts: int = Field(default=2, ge=1, description="Start structures for exploration (each at every temperature and ensemble).")
     surrogate: Literal["auto", "mace-mp", "chgnet", "sevenn"] = "auto"
     surrogate_model: str | None = Field(default=None, description="Path to a MACE-MP model file (offline use).")
     temperatures: list[float] = Field(default_factory=lambda: [300.0])

@@ -11,9 +11,16 @@ from mlip_autopipec.data.database import StructureIndex
 from mlip_autopipec.data.labels import LabelRecord
 
 
-def ingest_iteration(database: str | Path, iteration: int, selected: list[Path], labels: list[Path]) -> dict[str, object]:
-    """Upsert selected structures as ``selected_for_labelling``, then each label as ``labelled`` or ``failed``."""
+def ingest_iteration(
+    database: str | Path, iteration: int, selected: list[Path], labels: list[Path], generated: Path | None = None
+) -> dict[str, object]:
+    """Upsert generated structures, then the selected ones as ``selected_for_labelling``, then each label."""
     index = StructureIndex(database)
+    n_generated = 0
+    if generated is not None:
+        for atoms in ase.io.read(generated, index=":"):
+            index.upsert(atoms, "generated", iteration=iteration, origin=str(atoms.info.get("origin", "unknown")))
+            n_generated += 1
     for path in selected:
         atoms = ase.io.read(path)
         index.upsert(atoms, "selected_for_labelling", iteration=iteration, origin=str(atoms.info.get("origin", "unknown")))
@@ -30,6 +37,7 @@ def ingest_iteration(database: str | Path, iteration: int, selected: list[Path],
             reasons[record.structure_id] = record.reason
     return {
         "iteration": iteration,
+        "generated": n_generated,
         "selected": len(selected),
         "labels": dict(states),
         "failed": reasons,

@@ -195,3 +195,14 @@ def generate_structures(
         duplicates=len(kept) - len(result),
         wall_time_s=time.perf_counter() - start,
     )
+
+
+START_ORIGINS = ("ideal", "sqs", "molecule", "random_packing", "sqs_ideal", "strain_rattle", "sqs_strain_rattle")
+
+
+def exploration_starts(frames: list[Atoms], count: int) -> list[Atoms]:
+    """``count`` start structures for surrogate MD: bulk-like cells first (prototype, SQS, molecule), cycled if few."""
+    ranked = [a for origin in START_ORIGINS for a in frames if a.info.get("origin") == origin]
+    if not ranked:
+        ranked = [a for a in frames if a.info.get("origin") not in ("dimer", "trimer", "isolated_atom")] or list(frames)
+    return [ranked[k % len(ranked)].copy() for k in range(count)]

@@ -1,0 +1,20 @@
+# Module B, first half: surrogate MD, one job per (start structure, temperature, ensemble).
+
+
+rule explore:
+    input:
+        structure="results/iter_0/starts/start_{start}.extxyz",
+    output:
+        frames="results/iter_0/explore/start{start}_{ensemble}_{temperature}K.extxyz.gz",
+        summary="results/iter_0/explore/start{start}_{ensemble}_{temperature}K.json",
+    log:
+        "logs/explore/start{start}_{ensemble}_{temperature}K.log",
+    params:
+        explore=section("explore"),
+        seed=FULL.seed,
+        version=VERSION,
+    threads: 1
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/explore_md.py"
