@@ -180,7 +180,7 @@ def prepare_start(atoms: Atoms, supercell_atoms: int) -> Atoms:
     return make_supercell(clean, np.diag(reps))
 
 
-def _initial_velocities(atoms: Atoms, temperature_K: float, rng: np.random.Generator) -> None:
+def initial_velocities(atoms: Atoms, temperature_K: float, rng: np.random.Generator) -> None:
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng, force_temp=len(atoms) > 1)
     if len(atoms) > 1:
         Stationary(atoms)
@@ -190,7 +190,7 @@ def _initial_velocities(atoms: Atoms, temperature_K: float, rng: np.random.Gener
             ZeroRotation(atoms)
 
 
-def _dynamics(
+def make_dynamics(
     atoms: Atoms,
     ensemble: str,
     temperature_K: float,
@@ -347,8 +347,8 @@ def explore_md(
 
     velocity_rng, thermostat_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
     work.calc = calculator
-    _initial_velocities(work, float(temperature_K), velocity_rng)
-    dyn = _dynamics(
+    initial_velocities(work, float(temperature_K), velocity_rng)
+    dyn = make_dynamics(
         work, ensemble_used, float(temperature_K), float(pressure_gpa), float(timestep_fs),
         friction_per_fs, tdamp_steps, pdamp_steps, thermostat_rng,
     )
