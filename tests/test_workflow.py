@@ -18,8 +18,13 @@ from test_labeller import direct_ase_energy
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+LABELLED = "results/iter_0/ingested.json"  # target: iteration 0 labelled and indexed (no training)
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, target: str | None = LABELLED) -> subprocess.CompletedProcess[str]:
     command = [PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), "-c", "2", *args]
+    if target:
+        command.append(target)
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

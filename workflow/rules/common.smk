@@ -1,4 +1,5 @@
 # Helpers shared by every rules file: the expanded config, per-rule params, wildcard constraints.
+import json
 import sys
 from pathlib import Path
 
@@ -30,11 +31,12 @@ wildcard_constraints:
     start=r"\d+",
     ensemble="nvt|npt",
     temperature=r"[0-9.]+",
+    member=r"\d\d",
 
 
 def explored_frames():
     """Every exploration trajectory of iteration 0 (empty when exploration is off)."""
-    if not FULL.explore.enabled:
+    if not (FULL.explore.enabled and FULL.generate.enabled):
         return []
     return expand(
         "results/iter_0/explore/start{start}_{ensemble}_{temperature}K.extxyz.gz",
@@ -50,11 +52,71 @@ def section(name):
 
 
 def selected_ids(iteration):
-    """Structure ids chosen by the select checkpoint of ``iteration`` (raises until it has run)."""
-    if int(iteration) == 0 and not FULL.generate.enabled:
-        return []
-    folder = checkpoints.select.get(iteration=iteration).output.folder
+    """Structure ids chosen by the checkpoint of ``iteration``: DIRECT `select` (0) or `simulate` (1, 2, ...)."""
+    i = int(iteration)
+    if i == 0:
+        if not FULL.generate.enabled:
+            return []
+        folder = checkpoints.select.get(iteration=0).output.folder
+    else:
+        folder = checkpoints.simulate.get(iteration=i).output.folder
     return sorted(glob_wildcards(f"{folder}/{{sid,{ID_PATTERN}}}.extxyz").sid)
+
+
+def label_ids(iteration):
+    i = int(iteration)
+    return sorted(set(USER_IDS if i == 0 else []) | set(selected_ids(i)))
+
+
+def label_files(iteration):
+    return expand("results/iter_{i}/labels/{sid}.json", i=int(iteration), sid=label_ids(iteration))
+
+
+def labels_up_to(wildcards):
+    """Every label of iterations 0..iteration: what train(iteration) learns from."""
+    return [path for k in range(int(wildcards.iteration) + 1) for path in label_files(k)]
+
+
+def previous_labels(wildcards):
+    return [path for k in range(int(wildcards.iteration)) for path in label_files(k)]
+
+
+def simulation_starts():
+    """Start structures of the committee MD: the exploration starts, or the user's structures."""
+    if FULL.generate.enabled:
+        return expand("results/iter_0/starts/start_{start}.extxyz", start=range(FULL.explore.starts))
+    return [f"results/iter_0/user/{sid}.extxyz" for sid in USER_IDS[: FULL.explore.starts]]
+
+
+def md_jobs(iteration):
+    return expand(
+        "results/iter_{i}/simulate/{ensemble}_{temperature}K",
+        i=int(iteration),
+        ensemble=FULL.explore.ensembles,
+        temperature=[f"{t:g}" for t in FULL.explore.temperatures],
+    )
+
+
+def models(iteration):
+    return f"results/iter_{int(iteration)}/models"
+
+
+def final_iteration():
+    """The committee to deliver: the one before the first converged simulate, else the last trained."""
+    for i in range(1, FULL.max_iterations + 1):
+        status = json.loads(Path(checkpoints.simulate.get(iteration=i).output.status).read_text())
+        if status["status"] == "converged":
+            return i - 1
+    return FULL.max_iterations
+
+
+def final_inputs(wildcards):
+    last = final_iteration()
+    return {
+        "manifest": f"{models(last)}/committee.json",
+        "metrics": f"{models(last)}/metrics.json",
+        "ingested": [f"results/iter_{k}/ingested.json" for k in range(last + 1)],
+    }
 
 
 def structure_path(iteration, sid):
@@ -71,13 +133,13 @@ def structure_file(wildcards):
 def ingest_inputs(wildcards):
     """The selected structures and label records one iteration's ingest job gathers."""
     iteration = int(wildcards.iteration)
-    user = USER_IDS if iteration == 0 else []
-    chosen = selected_ids(iteration)
-    ids = sorted(set(user) | set(chosen))
+    ids = label_ids(iteration)
     inputs = {
         "selected": [structure_path(iteration, sid) for sid in ids],
         "labels": expand("results/iter_{iteration}/labels/{sid}.json", iteration=iteration, sid=ids),
     }
     if iteration == 0 and FULL.generate.enabled:
         inputs["generated"] = "results/iter_0/generated.extxyz"
+    if iteration > 0:
+        inputs["previous"] = f"results/iter_{iteration - 1}/ingested.json"  # one writer of the database at a time
     return inputs

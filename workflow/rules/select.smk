@@ -26,7 +26,7 @@ checkpoint select:
         generated="results/iter_{iteration}/generated.extxyz",
         explored=explored_frames(),
     output:
-        folder=directory("results/iter_{iteration}/selected"),
+        folder=directory("results/iter_{iteration,0}/selected"),
         summary="results/iter_{iteration}/selection.json",
     log:
         "logs/select/iter_{iteration}.log",

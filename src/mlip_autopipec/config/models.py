@@ -162,6 +162,7 @@ class TrainConfig(StrictModel):
 
     committee_size: int = Field(default=4, ge=2)
     baseline: Literal["zbl", "lj", "none"] = "zbl"
+    optimizer_steps: int | None = Field(default=None, ge=1, description="pacemaker BFGS iterations; none: chosen from the data size.")
     why: dict[str, str] = Field(default_factory=dict)
 
 
@@ -170,6 +171,13 @@ class ActiveLearningConfig(StrictModel):
 
     uncertainty_percentile: float = Field(default=95.0, gt=0, lt=100)
     converged_uncertain_fraction: float = Field(default=0.02, ge=0, le=1)
+    min_error_improvement: float = Field(default=0.05, ge=0, lt=1, description="Relative held-out force-error gain below which learning has stopped.")
+    md_steps: int = Field(default=2000, ge=1, description="Committee MD steps per start, temperature and ensemble.")
+    check_every: int = Field(default=10, ge=1, description="Steps between uncertainty checks.")
+    max_uncertain_per_run: int = Field(default=10, ge=1)
+    extraction_max_whole_atoms: int = Field(default=64, ge=1, description="Cells up to this size are labelled whole; larger ones are carved.")
+    extraction_buffer: float = Field(default=2.0, ge=0, description="A beyond the model cutoff around a carved centre.")
+    duplicate_distance: float = Field(default=0.01, ge=0, description="Structure-descriptor distance under which uncertain frames are duplicates.")
     why: dict[str, str] = Field(default_factory=dict)
 
 

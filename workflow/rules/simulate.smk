@@ -1,0 +1,64 @@
+# Module E: committee MD that hands uncertain structures back to labelling, and the loop's decision.
+
+
+rule simulate_md:
+    input:
+        manifest=lambda wildcards: f"{models(int(wildcards.iteration) - 1)}/committee.json",
+        threshold=lambda wildcards: f"{models(int(wildcards.iteration) - 1)}/threshold.json",
+        starts=simulation_starts(),
+    output:
+        frames="results/iter_{iteration}/simulate/{ensemble}_{temperature}K.extxyz",
+        summary="results/iter_{iteration}/simulate/{ensemble}_{temperature}K.json",
+    log:
+        "logs/simulate/iter_{iteration}/{ensemble}_{temperature}K.log",
+    params:
+        explore=section("explore"),
+        active_learning=section("active_learning"),
+        seed=FULL.seed,
+        version=VERSION,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/simulate_md.py"
+
+
+checkpoint simulate:
+    input:
+        manifest=lambda wildcards: f"{models(int(wildcards.iteration) - 1)}/committee.json",
+        threshold=lambda wildcards: f"{models(int(wildcards.iteration) - 1)}/threshold.json",
+        frames=lambda wildcards: [f"{job}.extxyz" for job in md_jobs(wildcards.iteration)],
+        summaries=lambda wildcards: [f"{job}.json" for job in md_jobs(wildcards.iteration)],
+        metrics=lambda wildcards: [f"{models(k)}/metrics.json" for k in range(int(wildcards.iteration))],
+        labels=previous_labels,
+    output:
+        folder=directory("results/iter_{iteration,[1-9][0-9]*}/selected"),
+        status="results/iter_{iteration}/status.json",
+    log:
+        "logs/simulate/iter_{iteration}/decision.log",
+    params:
+        active_learning=section("active_learning"),
+        elements=FULL.elements,
+        per_iteration=FULL.select.per_iteration,
+        dft_budget=FULL.dft_budget,
+        labels_so_far=lambda wildcards, input: len(input.labels),
+        version=VERSION,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/simulate_select.py"
+
+
+rule finalize:
+    input:
+        unpack(final_inputs),
+    output:
+        manifest="results/final/committee.json",
+    log:
+        "logs/finalize.log",
+    params:
+        version=VERSION,
+    localrule: True
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/finalize.py"

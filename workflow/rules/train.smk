@@ -1,0 +1,60 @@
+# Module D: a committee of delta-learned ACE potentials, one SLURM job per member.
+
+
+rule train_plan:
+    input:
+        labels=labels_up_to,
+    output:
+        plan="results/iter_{iteration}/models/plan.json",
+    log:
+        "logs/train/iter_{iteration}/plan.log",
+    params:
+        train=section("train"),
+        elements=FULL.elements,
+        version=VERSION,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/train_plan.py"
+
+
+rule train_member:
+    input:
+        plan="results/iter_{iteration}/models/plan.json",
+    output:
+        member="results/iter_{iteration}/models/member_{member}/member.json",
+    log:
+        "logs/train/iter_{iteration}/member_{member}.log",
+    params:
+        version=VERSION,
+    threads: 1
+    resources:
+        runtime=120,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/train_member.py"
+
+
+rule train_committee:
+    input:
+        members=lambda wildcards: expand(
+            "results/iter_{iteration}/models/member_{member:02d}/member.json",
+            iteration=wildcards.iteration,
+            member=range(FULL.train.committee_size),
+        ),
+    output:
+        manifest="results/iter_{iteration}/models/committee.json",
+        threshold="results/iter_{iteration}/models/threshold.json",
+        metrics="results/iter_{iteration}/models/metrics.json",
+        parity=report("results/iter_{iteration}/models/parity.png", category="Training", subcategory="iteration {iteration}"),
+        curve=report("results/iter_{iteration}/models/learning_curve.png", category="Training", subcategory="iteration {iteration}"),
+    log:
+        "logs/train/iter_{iteration}/committee.log",
+    params:
+        active_learning=section("active_learning"),
+        version=VERSION,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/train_committee.py"
