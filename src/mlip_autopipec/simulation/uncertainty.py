@@ -1,0 +1,201 @@
+"""Committee uncertainty: a data-driven threshold, the "is this uncertain?" test, near-duplicate removal.
+
+Why these three together: active learning flags configurations where the committee disagrees more than
+it does on its own training data, then sends a *diverse* subset of them to DFT.
+
+- The threshold is a high percentile of the committee's spread (``max_force_std`` per structure) on
+  the structures it was trained on, never a fixed number: what counts as "large" depends on the system,
+  the model size and the data. :class:`Threshold` keeps the value together with how it was obtained
+  (``reason``) so the status file can say why a structure was flagged.
+- :func:`is_uncertain` reads the committee calculator's results (the contract of
+  ``potentials/committee.py``: ``max_force_std``, optionally ``energy_std_per_atom``).
+- :func:`remove_near_duplicates` removes structures whose descriptors are closer than a distance,
+  keeping the most uncertain one of each group, so DFT time is not spent on near-copies
+  (consecutive MD frames, symmetric kMC saddles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
+
+FORCE_KEY = "max_force_std"
+ENERGY_KEY = "energy_std_per_atom"
+UNCERTAINTY_KEY = "uncertainty"  # atoms.info key read by remove_near_duplicates and written by collectors
+MIN_SAMPLES = 10
+"""Fewer training values than this never give a percentile: the sample maximum is used instead."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An uncertainty threshold (eV/A for forces) and how it was obtained, for the status file."""
+
+    value: float
+    percentile: float
+    n: int
+    """Number of finite training values the threshold was computed from."""
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def samples_needed(percentile: float, min_samples: int = MIN_SAMPLES) -> int:
+    """Smallest sample whose empirical ``percentile`` is not just its maximum: 1 / (1 - p/100), at least
+    ``min_samples`` (e.g. 20 values for the 95th percentile, 100 for the 99th)."""
+    tail = 1.0 - percentile / 100.0
+    resolvable = math.ceil(1.0 / tail - 1e-9) if tail > 0 else 1  # the 100th percentile is the maximum
+    return int(max(min_samples, resolvable))
+
+
+def calibrate_threshold(
+    train_uncertainties: np.ndarray | Sequence[float],
+    percentile: float = 95.0,
+    *,
+    min_samples: int = MIN_SAMPLES,
+    floor: float = 0.0,
+    fallback: float | None = None,
+) -> Threshold:
+    """The ``percentile`` of the committee's spread on its own training structures.
+
+    Guards, each stated in ``reason``:
+    - non-finite values are ignored (a failed evaluation says nothing about the spread);
+    - fewer than :func:`samples_needed` values cannot resolve a high percentile (the empirical 95th
+      percentile of 5 numbers is an interpolation between the two largest): the sample maximum is used,
+      which is the most conservative estimate the data allow;
+    - the value is raised to ``floor`` (default 0: an exactly agreeing committee flags any disagreement);
+    - no finite value at all: ``fallback`` when given, else ValueError (there is nothing to calibrate on,
+      and inventing a number is what this function exists to avoid).
+    """
+    if not 0.0 < float(percentile) <= 100.0:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    if floor < 0:
+        raise ValueError(f"floor must be >= 0, got {floor}")
+    values = np.asarray(train_uncertainties, dtype=float).ravel()
+    finite = values[np.isfinite(values)]
+    n = int(finite.size)
+    notes = []
+    if finite.size < values.size:
+        notes.append(f"ignored {values.size - finite.size} non-finite values")
+    if n == 0:
+        if fallback is None:
+            raise ValueError("calibrate_threshold: no finite training uncertainties to calibrate on and no fallback given")
+        value = max(float(fallback), floor)
+        notes.insert(0, f"no training uncertainties: fallback value {float(fallback):.4g} used")
+    else:
+        if np.any(finite < 0):
+            raise ValueError("uncertainties are standard deviations and cannot be negative")
+        needed = samples_needed(float(percentile), min_samples)
+        if n < needed:
+            value = float(finite.max())
+            notes.insert(0, (
+                f"only {n} training values (< {needed} needed to resolve the {percentile:g}th percentile): "
+                f"maximum of the sample used, {value:.4g}"
+            ))
+        else:
+            value = float(np.percentile(finite, percentile))
+            notes.insert(0, f"{percentile:g}th percentile of the committee spread on {n} training values: {value:.4g}")
+        if value < floor:
+            notes.append(f"raised to the floor {floor:.4g}")
+            value = float(floor)
+    return Threshold(value=float(value), percentile=float(percentile), n=n, reason="; ".join(notes))
+
+
+def _value(threshold: Threshold | float) -> float:
+    return float(threshold.value if isinstance(threshold, Threshold) else threshold)
+
+
+def committee_results(atoms: Atoms) -> Mapping[str, Any]:
+    """The committee's results for ``atoms`` (a force call is made when needed)."""
+    if atoms.calc is None:
+        raise ValueError("atoms have no calculator: attach the committee calculator first")
+    atoms.get_forces()
+    results = atoms.calc.results
+    if FORCE_KEY not in results:
+        raise KeyError(f"calculator {type(atoms.calc).__name__} gives no '{FORCE_KEY}': not a committee calculator")
+    return results
+
+
+def is_uncertain(
+    results: Mapping[str, Any] | Atoms,
+    threshold: Threshold | float,
+    energy_threshold: Threshold | float | None = None,
+) -> bool:
+    """True when the largest per-atom force spread exceeds ``threshold`` (or, when given, the energy
+    spread per atom exceeds ``energy_threshold``). A non-finite spread counts as uncertain: a committee
+    that returns NaN is certainly not to be trusted there. ``results`` is ``calc.results`` or the Atoms."""
+    if isinstance(results, Atoms):
+        results = committee_results(results)
+    if FORCE_KEY not in results:
+        raise KeyError(f"results have no '{FORCE_KEY}': not a committee calculator's results")
+    force = float(results[FORCE_KEY])
+    if not math.isfinite(force) or force > _value(threshold):
+        return True
+    if energy_threshold is not None:
+        if ENERGY_KEY not in results:
+            raise KeyError(f"an energy threshold was given but the results have no '{ENERGY_KEY}'")
+        energy = float(results[ENERGY_KEY])
+        if not math.isfinite(energy) or energy > _value(energy_threshold):
+            return True
+    return False
+
+
+def uncertainty_hook(
+    threshold: Threshold | float, energy_threshold: Threshold | float | None = None
+) -> Callable[[Atoms], bool]:
+    """A ``callable(atoms) -> bool`` for samplers (kMC, MD) whose atoms carry the committee calculator.
+    It also writes the spread into ``atoms.info['uncertainty']`` for :func:`remove_near_duplicates`."""
+
+    def hook(atoms: Atoms) -> bool:
+        results = committee_results(atoms)
+        atoms.info[UNCERTAINTY_KEY] = float(results[FORCE_KEY])
+        return is_uncertain(results, threshold, energy_threshold)
+
+    return hook
+
+
+def remove_near_duplicates(
+    frames: Sequence[Atoms],
+    spec: DescriptorSpec,
+    min_distance: float,
+    *,
+    uncertainty_key: str = UNCERTAINTY_KEY,
+) -> tuple[list[Atoms], int]:
+    """Drop structures whose structure descriptor lies within ``min_distance`` (Euclidean, descriptor
+    units) of an already kept one; return (kept in input order, number dropped).
+
+    Greedy threshold clustering, most uncertain first: frames are visited in decreasing
+    ``atoms.info[uncertainty_key]`` (frames without it come last, in input order), so the kept member of
+    each group is its most uncertain one. Structure descriptors are per-species averages, so a supercell
+    of a structure is a duplicate of it, which is what we want before paying for DFT.
+    """
+    frames = list(frames)
+    if min_distance < 0:
+        raise ValueError(f"min_distance must be >= 0, got {min_distance}")
+    if len(frames) < 2:
+        return frames, 0
+    features = structure_descriptors(frames, spec)
+
+    def priority(k: int) -> tuple[int, float, int]:
+        value = frames[k].info.get(uncertainty_key)
+        if value is None or not math.isfinite(float(value)):
+            return (1, 0.0, k)
+        return (0, -float(value), k)
+
+    order = sorted(range(len(frames)), key=priority)
+    kept: list[int] = []
+    for k in order:
+        if kept:
+            distances = np.linalg.norm(features[kept] - features[k], axis=1)
+            if distances.min() <= min_distance:
+                continue
+        kept.append(k)
+    kept.sort()
+    return [frames[k] for k in kept], len(frames) - len(kept)

@@ -1,0 +1,190 @@
+"""Threshold calibration (percentile honoured, reason recorded, small-sample fallback), the uncertainty test
+on a real committee of Lennard-Jones potentials, and near-duplicate removal by structure descriptors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.lj import LennardJones
+
+from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
+from mlip_autopipec.simulation.uncertainty import (
+    Threshold,
+    calibrate_threshold,
+    is_uncertain,
+    remove_near_duplicates,
+    samples_needed,
+    uncertainty_hook,
+)
+
+
+class LJCommittee(Calculator):
+    """A committee of real Lennard-Jones potentials whose sigma/epsilon differ per member; reports the mean
+    and the spread in the keys of ``potentials.committee.CommitteeCalculator``."""
+
+    implemented_properties = ["energy", "forces", "energy_std_per_atom", "force_std", "max_force_std", "mean_force_std"]
+
+    def __init__(self, n_members: int = 4, spread: float = 0.02, seed: int = 0) -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.members = [
+            LennardJones(sigma=2.338 * (1 + spread * rng.standard_normal()),
+                         epsilon=0.409 * (1 + spread * rng.standard_normal()), rc=6.0)
+            for _ in range(n_members)
+        ]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        energies, forces = [], []
+        for member in self.members:
+            probe = self.atoms.copy()
+            probe.calc = member
+            energies.append(probe.get_potential_energy())
+            forces.append(probe.get_forces())
+        energies, forces = np.array(energies), np.array(forces)
+        force_std = np.linalg.norm(forces.std(axis=0), axis=1)
+        self.results = {
+            "energy": float(energies.mean()),
+            "forces": forces.mean(axis=0),
+            "energy_std_per_atom": float(energies.std() / len(self.atoms)),
+            "force_std": force_std,
+            "max_force_std": float(force_std.max()),
+            "mean_force_std": float(force_std.mean()),
+        }
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_percentile_is_honoured_and_reason_recorded() -> None:
+    values = np.random.default_rng(0).lognormal(mean=-3.0, sigma=0.5, size=2000)
+    threshold = calibrate_threshold(values, 95.0)
+    assert isinstance(threshold, Threshold)
+    assert threshold.value == pytest.approx(np.percentile(values, 95.0))
+    assert np.mean(values > threshold.value) == pytest.approx(0.05, abs=0.002)
+    assert threshold.n == 2000 and threshold.percentile == 95.0
+    assert "95th percentile" in threshold.reason and "2000" in threshold.reason
+    assert threshold.to_dict()["reason"] == threshold.reason
+    assert calibrate_threshold(values, 99.0).value > threshold.value
+
+
+def test_small_sample_falls_back_to_maximum() -> None:
+    assert samples_needed(95.0) == 20 and samples_needed(99.0) == 100 and samples_needed(50.0) == 10
+    values = np.array([0.02, 0.05, 0.03, 0.04, 0.01])
+    threshold = calibrate_threshold(values, 95.0)
+    assert threshold.value == pytest.approx(0.05) and threshold.n == 5
+    assert "only 5 training values" in threshold.reason and "maximum" in threshold.reason
+    # 19 values cannot resolve the 95th percentile, 20 can
+    ramp = np.linspace(0.0, 1.0, 20)
+    assert calibrate_threshold(ramp[:19], 95.0).value == pytest.approx(ramp[18])
+    assert calibrate_threshold(ramp, 95.0).value == pytest.approx(np.percentile(ramp, 95.0))
+
+
+def test_non_finite_floor_and_fallback() -> None:
+    values = np.concatenate([np.full(30, 0.1), [np.nan, np.inf]])
+    threshold = calibrate_threshold(values, 90.0, floor=0.2)
+    assert threshold.n == 30 and threshold.value == pytest.approx(0.2)
+    assert "ignored 2 non-finite" in threshold.reason and "floor" in threshold.reason
+    with pytest.raises(ValueError):
+        calibrate_threshold([], 95.0)
+    fallback = calibrate_threshold([np.nan], 95.0, fallback=0.15)
+    assert fallback.value == 0.15 and fallback.n == 0 and "fallback" in fallback.reason
+    with pytest.raises(ValueError):
+        calibrate_threshold([0.1, 0.2], 0.0)
+    with pytest.raises(ValueError):
+        calibrate_threshold([-0.1] * 30, 95.0)
+
+
+# ---------------------------------------------------------------- is_uncertain on a real committee
+
+
+def rattled_cu(amplitude: float, seed: int, scale: float = 1.0) -> Atoms:
+    atoms = bulk("Cu", "fcc", 3.61 * scale, cubic=True) * (2, 2, 2)
+    atoms.rattle(amplitude, seed=seed)
+    return atoms
+
+
+def committee_spreads(frames: list[Atoms], committee: LJCommittee) -> np.ndarray:
+    spreads = []
+    for atoms in frames:
+        atoms.calc = committee
+        atoms.get_forces()
+        spreads.append(committee.results["max_force_std"])
+    return np.array(spreads)
+
+
+def test_committee_flags_configurations_unlike_its_training_data() -> None:
+    committee = LJCommittee()
+    train = [rattled_cu(0.03, seed) for seed in range(25)]
+    threshold = calibrate_threshold(committee_spreads(train, committee), 95.0)
+    assert threshold.n == 25 and threshold.value > 0
+    familiar = rattled_cu(0.02, 100)
+    familiar.calc = committee
+    familiar.get_forces()
+    assert not is_uncertain(committee.results, threshold)
+    assert not is_uncertain(familiar, threshold)  # an Atoms with the committee attached works too
+    compressed = rattled_cu(0.25, 101, scale=0.9)
+    compressed.calc = committee
+    assert is_uncertain(compressed, threshold)
+    # energy criterion alone
+    results = {"max_force_std": 0.0, "energy_std_per_atom": 0.5}
+    assert is_uncertain(results, threshold, energy_threshold=0.1)
+    assert not is_uncertain(results, threshold, energy_threshold=1.0)
+    assert is_uncertain({"max_force_std": float("nan")}, threshold)
+    with pytest.raises(KeyError):
+        is_uncertain({"energy": 1.0}, threshold)
+
+    hook = uncertainty_hook(threshold)
+    assert hook(compressed) and compressed.info["uncertainty"] > threshold.value
+    assert not hook(familiar) and familiar.info["uncertainty"] <= threshold.value
+
+
+# ---------------------------------------------------------------- near-duplicate removal
+
+
+SPEC = DescriptorSpec(species=("Cu",), r_cut=4.5, n_max=4, l_max=4)
+
+
+def noisy_copy(atoms: Atoms, seed: int, uncertainty: float | None) -> Atoms:
+    copy = atoms.copy()
+    copy.positions += np.random.default_rng(seed).normal(0.0, 1e-4, copy.positions.shape)
+    if uncertainty is not None:
+        copy.info["uncertainty"] = uncertainty
+    return copy
+
+
+def test_near_duplicates_removed_distinct_kept_most_uncertain_kept() -> None:
+    base_a = rattled_cu(0.1, 1)
+    base_b = rattled_cu(0.1, 2, scale=1.03)
+    base_c = bulk("Cu", "bcc", 2.87, cubic=True) * (2, 2, 2)
+    group_a = [noisy_copy(base_a, s, u) for s, u in [(10, 0.2), (11, 0.9), (12, 0.5)]]
+    group_b = [noisy_copy(base_b, s, u) for s, u in [(20, 0.3), (21, 0.1)]]
+    group_c = [noisy_copy(base_c, 30, None), noisy_copy(base_c, 31, None)]
+    frames = [group_a[0], group_b[0], group_c[0], group_a[1], group_b[1], group_a[2], group_c[1]]
+
+    min_distance = 0.01
+    features = structure_descriptors(frames, SPEC)
+    within = max(np.linalg.norm(features[0] - features[3]), np.linalg.norm(features[1] - features[4]),
+                 np.linalg.norm(features[2] - features[6]))
+    assert within < 0.1 * min_distance  # 1e-4 A noise is far below the duplicate distance
+
+    kept, dropped = remove_near_duplicates(frames, SPEC, min_distance)
+    assert dropped == 4 and len(kept) == 3
+    ids = [id(a) for a in kept]
+    assert id(group_a[1]) in ids  # the most uncertain copy of each group survives
+    assert id(group_b[0]) in ids
+    assert id(group_c[0]) in ids  # without uncertainties: the first in input order
+    positions = [next(k for k, f in enumerate(frames) if f is a) for a in kept]
+    assert positions == sorted(positions)  # input order kept
+
+    # distinct structures, two of them different rattles of the same crystal, all survive
+    distinct = [base_a, base_b, base_c, rattled_cu(0.1, 3)]
+    features = structure_descriptors(distinct, SPEC)
+    gaps = np.linalg.norm(features[:, None] - features[None], axis=2)[np.triu_indices(4, 1)]
+    assert gaps.min() > 2 * min_distance
+    kept, dropped = remove_near_duplicates(distinct, SPEC, min_distance)
+    assert dropped == 0 and len(kept) == 4
+    assert remove_near_duplicates([base_a], SPEC, min_distance) == ([base_a], 0)
