@@ -1,0 +1,381 @@
+"""Train one ACE potential with the real ``pacemaker`` on delta targets, and export it for LAMMPS.
+
+Why pacemaker's pyace backend: it needs no TensorFlow, so it runs in the same environment as the
+rest of the pipeline. Its optimiser takes finite-difference gradients (one loss evaluation per
+parameter per BFGS step), so the cost grows with the number of trainable parameters: this is why
+``choose_ace_settings`` keeps small data sets on a small, linear basis.
+
+The model learns DFT minus the physical baseline minus per-element reference energies (see
+``delta``); pacemaker's own ZBL core repulsion (``fit: repulsion: auto``) is deliberately left out
+so the short-range physics is not counted twice. The ``input.yaml`` is written here, never by the
+user; every key used is listed in ``pacemaker_input``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from ase import Atoms
+from ase.calculators.calculator import BaseCalculator
+from ase.data import atomic_numbers, covalent_radii
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlip_autopipec.data.ids import parameters_hash
+from mlip_autopipec.potentials.dataset import origin_of, structure_key
+from mlip_autopipec.potentials.delta import delta_targets, reference_energy
+
+DATASET_NAME = "train.pckl.gzip"
+INPUT_NAME = "input.yaml"
+POTENTIAL_YAML = "output_potential.yaml"
+POTENTIAL_YACE = "output_potential.yace"
+ACTIVE_SET = "output_potential.asi"
+LOG_NAME = "pacemaker.log"
+RESULT_NAME = "member.json"
+
+
+class AceTrainingSettings(BaseModel):
+    """Every pacemaker choice for one member; filled in by ``choose_ace_settings``, never by hand-editing YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cutoff: float = Field(default=5.0, gt=1.0, description="Outer cutoff rcut (Angstrom) of every bond.")
+    number_of_functions_per_element: int = Field(default=24, ge=1)
+    nradmax_by_orders: list[int] = Field(default_factory=lambda: [8, 4, 2], description="Radial functions per body order.")
+    lmax_by_orders: list[int] = Field(default_factory=lambda: [0, 2, 1], description="Angular momentum per body order.")
+    ndensity: int = Field(default=1, ge=1, le=4, description="1: linear embedding; 2: Finnis-Sinclair-like non-linear.")
+    trainable: Literal["func", "all"] = Field(default="func", description="func: basis coefficients only; all: radial too.")
+    radial_base: str = "SBessel"
+    radial_parameter: float = 5.25
+    dcut: float = 0.01
+    kappa: float = Field(default=0.1, ge=0.0, le=1.0, description="Weight of forces (1 - kappa: energies) in the loss.")
+    l1_coeffs: float = Field(default=1e-8, ge=0.0)
+    l2_coeffs: float = Field(default=1e-6, ge=0.0)
+    optimizer: Literal["BFGS", "L-BFGS-B"] = "BFGS"
+    maxiter: int = Field(default=100, ge=1, description="Most optimiser (BFGS) iterations.")
+    test_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="Structures held out of training.")
+    seed: int = Field(default=42, ge=0)
+    bootstrap: bool = Field(default=True, description="Each committee member trains on its own bootstrap resample.")
+
+    def fs_parameters(self) -> list[float]:
+        """Finnis-Sinclair embedding: rho (linear) for ndensity 1, then sqrt-like terms as in pacemaker's template."""
+        extra = [[1.0, 0.5], [1.0, 0.375], [1.0, 0.25]]
+        return [1.0, 1.0] + [value for pair in extra[: self.ndensity - 1] for value in pair]
+
+
+# Tiers of ``choose_ace_settings``: (largest structures per element, functions per element,
+# nradmax_by_orders, lmax_by_orders, ndensity, trainable, maxiter). Fewer data -> fewer, lower-order
+# functions, linear embedding and only the (convex) basis coefficients trained.
+_TIERS: tuple[tuple[float, int, list[int], list[int], int, str, int], ...] = (
+    (60, 24, [8, 4, 2], [0, 2, 1], 1, "func", 100),
+    (300, 80, [10, 6, 3, 2], [0, 3, 2, 1], 2, "all", 300),
+    (2000, 300, [12, 6, 4, 3, 2], [0, 3, 3, 2, 1], 2, "all", 1000),
+    (float("inf"), 700, [15, 6, 4, 3, 2, 2], [0, 3, 3, 2, 2, 1], 2, "all", 2000),
+)
+
+
+def choose_ace_settings(n_structures: int, elements: Sequence[str], seed: int = 42) -> tuple[AceTrainingSettings, dict[str, str]]:
+    """The expander's rule: basis size, cutoff and loss weights from the number of structures and elements.
+
+    Rules (documented in ``why``):
+
+    - basis: by structures per element, < 60: 24 functions/element up to 4-body, linear embedding,
+      only basis coefficients trained; < 300: 80 functions, 5-body, non-linear (ndensity 2), all
+      parameters; < 2000: 300 functions, 6-body; more: 700 functions, 7-body (pacemaker's template).
+      Small data -> small basis: with the pyace backend each BFGS step costs one evaluation per
+      parameter, and a basis larger than the data overfits.
+    - cutoff: 2.25 x the longest covalent bond length among the elements (second/third neighbour
+      shell), rounded up to 0.5 A and kept in [4.5, 7.0] A; +0.5 A from 2000 structures on.
+    - loss weights: kappa (force share) 0.1 below 300 structures, since forces are 3N numbers per
+      structure against one energy; 0.3 (pacemaker's default) above. L2 regularisation 1e-6 for
+      small data (ridge for an under-determined fit), 1e-8 otherwise.
+    - test fraction: 0.2 below 50 structures (enough held-out structures to mean something), 0.1
+      below 500, 0.05 above.
+    """
+    if n_structures < 0:
+        raise ValueError(f"n_structures must be >= 0, got {n_structures}")
+    symbols = sorted(set(elements))
+    unknown = [s for s in symbols if s not in atomic_numbers]
+    if not symbols or unknown:
+        raise ValueError(f"choose_ace_settings: need known element symbols, got {list(elements)}")
+    per_element = n_structures / len(symbols)
+    limit, nfunc, nradmax, lmax, ndensity, trainable, maxiter = next(t for t in _TIERS if per_element < t[0])
+    bond = max(2.0 * covalent_radii[atomic_numbers[s]] for s in symbols)
+    cutoff = float(np.clip(np.ceil(2.25 * bond * 2.0) / 2.0, 4.5, 7.0))
+    if n_structures >= 2000:
+        cutoff = min(cutoff + 0.5, 7.5)
+    kappa = 0.1 if n_structures < 300 else 0.3
+    l2 = 1e-6 if per_element < 60 else 1e-8
+    test_fraction = 0.2 if n_structures < 50 else 0.1 if n_structures < 500 else 0.05
+    settings = AceTrainingSettings(
+        cutoff=cutoff,
+        number_of_functions_per_element=nfunc,
+        nradmax_by_orders=nradmax,
+        lmax_by_orders=lmax,
+        ndensity=ndensity,
+        trainable=trainable,  # type: ignore[arg-type]
+        kappa=kappa,
+        l2_coeffs=l2,
+        maxiter=maxiter,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    body = len(nradmax) + 1
+    tier = f"< {limit:g}" if np.isfinite(limit) else ">= 2000"
+    why = {
+        "number_of_functions_per_element": f"{per_element:.0f} structures per element ({tier}): {nfunc} functions up to {body}-body; small data -> small basis",
+        "ndensity": "linear embedding: a convex fit that small data can pin down" if ndensity == 1 else "non-linear embedding: enough data for a Finnis-Sinclair-like term",
+        "trainable": "basis coefficients only (radial functions fixed)" if trainable == "func" else "basis and radial coefficients",
+        "cutoff": f"2.25 x longest covalent bond ({bond:.2f} A), rounded up to 0.5 A, within [4.5, 7.0] A" + (" + 0.5 A for a large data set" if n_structures >= 2000 else ""),
+        "kappa": "forces dominate small data (3N numbers per structure vs one energy)" if kappa == 0.1 else "pacemaker's default energy/force balance",
+        "l2_coeffs": "ridge regularisation for an under-determined small fit" if l2 > 1e-8 else "pacemaker's default",
+        "maxiter": f"{maxiter} BFGS steps: enough for this basis size with finite-difference gradients",
+        "test_fraction": f"{test_fraction} of {n_structures} structures held out, stratified by origin",
+    }
+    return settings, why
+
+
+def settings_hash(settings: AceTrainingSettings) -> str:
+    """Short stable hash of the settings (part of the committee's config hash)."""
+    return parameters_hash(settings.model_dump())
+
+
+def pacemaker_dataframe(
+    atoms_list: Sequence[Atoms],
+    baseline: BaseCalculator | None,
+    reference_energies: Mapping[str, float],
+    weights: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """The pacemaker dataset of delta targets: one row per structure (rows with weight 0 dropped).
+
+    Columns pacemaker reads: ``ase_atoms`` (no calculator), ``energy`` (DFT minus baseline, eV),
+    ``energy_corrected`` (that minus the per-element reference energies: what is fitted),
+    ``forces`` (DFT minus baseline, N x 3), ``w_factor`` (bootstrap multiplicity) and ``name``
+    (the structure id). ``energy_dft``, ``energy_baseline`` and ``origin`` are kept for checks.
+    """
+    targets = delta_targets(atoms_list, baseline)
+    rows = []
+    for index, (atoms, target) in enumerate(zip(atoms_list, targets, strict=True)):
+        weight = 1.0 if weights is None else float(weights[index])
+        if weight <= 0:
+            continue
+        delta_energy = float(target.calc.results["energy"])
+        dft_energy = float(atoms.calc.results["energy"])
+        plain = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        rows.append(
+            {
+                "name": structure_key(atoms),
+                "origin": origin_of(atoms),
+                "ase_atoms": plain,
+                "energy": delta_energy,
+                "energy_corrected": delta_energy - reference_energy(atoms, reference_energies),
+                "forces": np.asarray(target.calc.results["forces"], dtype=float),
+                "energy_dft": dft_energy,
+                "energy_baseline": dft_energy - delta_energy,
+                "w_factor": weight,
+            }
+        )
+    if not rows:
+        raise ValueError("pacemaker dataset: no structures with positive weight")
+    return pd.DataFrame(rows)
+
+
+def write_pacemaker_dataset(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Gzipped pickle, the format pacemaker's ``data: filename`` loads (``pd.read_pickle(..., compression='gzip')``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_pickle(path, compression="gzip", protocol=4)
+    return path
+
+
+def pacemaker_input(settings: AceTrainingSettings, elements: Sequence[str], dataset: str, seed: int) -> dict[str, Any]:
+    """The ``input.yaml`` content (pacemaker 0.4.0rc1 keys, pyace backend)."""
+    return {
+        "seed": int(seed),
+        "metadata": {"origin": "mlip-autopipec", "purpose": "delta model: DFT - baseline - reference energies"},
+        "potential": {
+            "deltaSplineBins": 0.001,
+            "elements": sorted(set(elements)),
+            "embeddings": {
+                "ALL": {"npot": "FinnisSinclairShiftedScaled", "fs_parameters": settings.fs_parameters(), "ndensity": settings.ndensity}
+            },
+            "bonds": {
+                "ALL": {
+                    "radbase": settings.radial_base,
+                    "radparameters": [settings.radial_parameter],
+                    "rcut": settings.cutoff,
+                    "dcut": settings.dcut,
+                    "NameOfCutoffFunction": "cos",
+                }
+            },
+            "functions": {
+                "number_of_functions_per_element": settings.number_of_functions_per_element,
+                "ALL": {"nradmax_by_orders": list(settings.nradmax_by_orders), "lmax_by_orders": list(settings.lmax_by_orders)},
+            },
+        },
+        # energy_corrected is given, so no reference_energy key: pacemaker must not shift it again.
+        "data": {"filename": dataset},
+        "fit": {
+            "loss": {"kappa": settings.kappa, "L1_coeffs": settings.l1_coeffs, "L2_coeffs": settings.l2_coeffs},
+            "optimizer": settings.optimizer,
+            "maxiter": settings.maxiter,
+            "trainable_parameters": settings.trainable,
+        },
+        "backend": {"evaluator": "pyace", "parallel_mode": "serial", "display_step": 10},
+    }
+
+
+@dataclass
+class AceMemberResult:
+    """Paths (absolute) and facts of one trained member, also written as ``member.json`` in its folder."""
+
+    workdir: Path
+    potential_yaml: Path
+    potential_yace: Path
+    active_set: Path | None
+    dataset: Path
+    input_yaml: Path
+    log: Path
+    metrics: Path | None
+    n_structures: int
+    n_functions: int
+    seed: int
+    wall_time_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "AceMemberResult":
+        paths = {"workdir", "potential_yaml", "potential_yace", "dataset", "input_yaml", "log"}
+        values = {k: (Path(v) if k in paths or (k in ("active_set", "metrics") and v) else v) for k, v in data.items()}
+        return cls(**values)
+
+
+class PacemakerError(RuntimeError):
+    """pacemaker (or one of its tools) failed; the message names the log to read."""
+
+
+def _tool(name: str) -> str:
+    """The pacemaker tool next to this Python (the venv's bin), else on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.is_file():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise PacemakerError(f"'{name}' not found; install pacemaker: pip install python-ace==0.4.0rc1")
+    return found
+
+
+def _run(argv: list[str], cwd: Path, log: Path, timeout_s: float | None) -> None:
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with open(log, "a") as handle:
+        handle.write(f"\n$ {' '.join(argv)}\n")
+        handle.flush()
+        try:
+            process = subprocess.run(argv, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise PacemakerError(f"{Path(argv[0]).name} exceeded {timeout_s} s in {cwd}; see {log}") from None
+    if process.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise PacemakerError(f"{Path(argv[0]).name} failed (exit {process.returncode}) in {cwd}; see {log}:\n" + "\n".join(tail))
+
+
+def export_yace(potential_yaml: str | Path, output: str | Path | None = None, log: str | Path | None = None) -> Path:
+    """B-basis YAML -> C-tilde ``.yace`` with ``pace_yaml2yace``: the file LAMMPS ``pair_style pace`` reads."""
+    potential_yaml = Path(potential_yaml)
+    output = Path(output) if output else potential_yaml.with_suffix(".yace")
+    log_path = Path(log) if log else potential_yaml.parent / LOG_NAME
+    _run([_tool("pace_yaml2yace"), str(potential_yaml), "-o", str(output)], potential_yaml.parent, log_path, 300)
+    return output
+
+
+def compute_active_set(potential_yaml: str | Path, dataset: str | Path, log: str | Path | None = None) -> Path | None:
+    """``pace_activeset``: the active set (``.asi``) that turns on the extrapolation grade gamma.
+
+    Optional: returns None (and leaves the reason in the log) when pacemaker cannot build it,
+    e.g. fewer atoms than basis functions; the committee spread remains the uncertainty signal.
+    """
+    potential_yaml = Path(potential_yaml)
+    log_path = Path(log) if log else potential_yaml.parent / LOG_NAME
+    try:
+        _run([_tool("pace_activeset"), str(potential_yaml), "-d", str(dataset)], potential_yaml.parent, log_path, 600)
+    except PacemakerError:
+        return None
+    asi = potential_yaml.with_suffix(".asi")
+    return asi if asi.is_file() else None
+
+
+def train_ace_member(
+    train_atoms: Sequence[Atoms],
+    workdir: str | Path,
+    settings: AceTrainingSettings,
+    elements: Sequence[str],
+    baseline: BaseCalculator | None,
+    reference_energies: Mapping[str, float],
+    weights: Sequence[float] | None = None,
+    seed: int | None = None,
+    active_set: bool = True,
+    timeout_s: float | None = None,
+) -> AceMemberResult:
+    """Fit one ACE member with the ``pacemaker`` command in ``workdir``; export ``.yace`` (and ``.asi``).
+
+    ``weights`` are per-structure multiplicities (bootstrap counts); ``seed`` defaults to
+    ``settings.seed``. Everything pacemaker writes stays in ``workdir``; its output goes to
+    ``pacemaker.log``. Raises ``PacemakerError`` when the fit fails.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    seed = settings.seed if seed is None else int(seed)
+    start = time.monotonic()
+    log = workdir / LOG_NAME
+    log.write_text("")
+    frame = pacemaker_dataframe(train_atoms, baseline, reference_energies, weights)
+    dataset = write_pacemaker_dataset(frame, workdir / DATASET_NAME)
+    input_yaml = workdir / INPUT_NAME
+    input_yaml.write_text(yaml.safe_dump(pacemaker_input(settings, elements, DATASET_NAME, seed), sort_keys=False))
+    for stale in (POTENTIAL_YAML, POTENTIAL_YACE, ACTIVE_SET):
+        (workdir / stale).unlink(missing_ok=True)
+    _run([_tool("pacemaker"), INPUT_NAME, "-o", POTENTIAL_YAML, "-l", "log.txt", "--no-predict"], workdir, log, timeout_s)
+    potential_yaml = workdir / POTENTIAL_YAML
+    if not potential_yaml.is_file():
+        raise PacemakerError(f"pacemaker wrote no {POTENTIAL_YAML} in {workdir}; see {log}")
+    potential_yace = export_yace(potential_yaml, workdir / POTENTIAL_YACE, log)
+    asi = compute_active_set(potential_yaml, dataset, log) if active_set else None
+    metrics = workdir / "metrics.txt"
+    result = AceMemberResult(
+        workdir=workdir,
+        potential_yaml=potential_yaml,
+        potential_yace=potential_yace,
+        active_set=asi,
+        dataset=dataset,
+        input_yaml=input_yaml,
+        log=log,
+        metrics=metrics if metrics.is_file() else None,
+        n_structures=len(frame),
+        n_functions=_count_functions(potential_yaml),
+        seed=seed,
+        wall_time_s=round(time.monotonic() - start, 2),
+    )
+    (workdir / RESULT_NAME).write_text(json.dumps(result.to_json(), indent=2))
+    return result
+
+
+def _count_functions(potential_yaml: Path) -> int:
+    try:
+        from pyace import BBasisConfiguration
+
+        return int(BBasisConfiguration(str(potential_yaml)).total_number_of_functions)
+    except Exception:  # noqa: BLE001 - informative only
+        return -1

@@ -1,0 +1,470 @@
+"""A committee of delta-learned ACE members: plan, train member k (one job each), collect, and run.
+
+Why a committee: the spread of N independently trained members (different seeds, bootstrap
+resamples of the training set) is large where the data do not constrain the model, which is the
+signal active learning needs. The manifest (``committee.json``) records everything needed to
+rebuild the calculator and to audit the fit: members, baseline name and parameters, reference
+energies, training and test structure ids, settings and a config hash.
+
+Workflow use: ``plan_committee`` once, ``train_member(workdir, k)`` as N separate jobs (they only
+read the plan's files), ``collect_committee`` once; ``train_committee`` does all three in one call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import BaseCalculator, Calculator, all_changes
+from ase.io import read
+from ase.neighborlist import neighbor_list
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from mlip_autopipec.data.atomic_io import atomic_write_extxyz, atomic_write_json
+from mlip_autopipec.data.ids import parameters_hash
+from mlip_autopipec.potentials.ace import RESULT_NAME, AceMemberResult, AceTrainingSettings, choose_ace_settings, train_ace_member
+from mlip_autopipec.potentials.baselines import make_baseline
+from mlip_autopipec.potentials.dataset import bootstrap_counts, split_train_test
+from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, reference_energies, reference_energy
+from mlip_autopipec.potentials.pair import PairPotential
+
+MANIFEST_NAME = "committee.json"
+PLAN_NAME = "plan.json"
+TRAIN_NAME = "train.extxyz"
+TEST_NAME = "test.extxyz"
+MANIFEST_VERSION = 1
+
+
+def member_dir(workdir: str | Path, member: int) -> Path:
+    return Path(workdir) / f"member_{member:02d}"
+
+
+def member_seed(settings: AceTrainingSettings, member: int) -> int:
+    """Each member's pacemaker seed: distinct and reproducible."""
+    return int(settings.seed) + 1000 * (member + 1)
+
+
+def plan_committee(
+    structures: Sequence[Atoms],
+    workdir: str | Path,
+    elements: Sequence[str],
+    committee_size: int = 4,
+    baseline: str = "zbl",
+    baseline_params: Mapping[str, Any] | None = None,
+    settings: AceTrainingSettings | None = None,
+    isolated_energies: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Split the data (test held out by structure), fit reference energies on the training delta targets,
+    write ``train.extxyz``, ``test.extxyz`` and ``plan.json`` into ``workdir``; return the plan.
+
+    ``settings`` default to ``choose_ace_settings(len(structures), elements)``.
+    """
+    if committee_size < 1:
+        raise ValueError(f"committee_size must be >= 1, got {committee_size}")
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    why: dict[str, str] = {}
+    if settings is None:
+        settings, why = choose_ace_settings(len(structures), elements)
+    params = dict(baseline_params or {})
+    base = make_baseline(baseline, elements, **params)
+    split = split_train_test(list(structures), settings.test_fraction, settings.seed)
+    if not split.train:
+        raise ValueError("no training structures after the split")
+    references = reference_energies(delta_targets(split.train, base), elements=list(elements), isolated=isolated_energies)
+    atomic_write_extxyz(workdir / TRAIN_NAME, split.train)
+    atomic_write_extxyz(workdir / TEST_NAME, split.test)
+    plan = {
+        "version": MANIFEST_VERSION,
+        "elements": sorted(set(elements)),
+        "committee_size": int(committee_size),
+        "baseline": {"name": baseline, "parameters": params},
+        "reference_energies": references,
+        "isolated_energies": dict(isolated_energies or {}),
+        "settings": settings.model_dump(),
+        "settings_why": why,
+        "split": {
+            "seed": split.seed,
+            "test_fraction": split.test_fraction,
+            "origins": split.origins,
+            "train_file": TRAIN_NAME,
+            "test_file": TEST_NAME,
+        },
+        "training_ids": split.train_ids,
+        "test_ids": split.test_ids,
+    }
+    plan["config_hash"] = parameters_hash({k: plan[k] for k in ("elements", "committee_size", "baseline", "reference_energies", "settings", "training_ids", "test_ids")})
+    atomic_write_json(workdir / PLAN_NAME, plan)
+    return plan
+
+
+def load_plan(workdir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(workdir) / PLAN_NAME).read_text())
+
+
+def _read(path: Path) -> list[Atoms]:
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    frames = read(str(path), index=":")
+    return frames if isinstance(frames, list) else [frames]
+
+
+def train_member(workdir: str | Path, member: int, timeout_s: float | None = None, active_set: bool = True) -> AceMemberResult:
+    """Train committee member ``member`` from the plan in ``workdir`` (one workflow job per member).
+
+    The member fits its own bootstrap resample of the training set (seeded by settings seed and
+    member index) with its own pacemaker seed, in ``workdir/member_KK``.
+    """
+    workdir = Path(workdir).resolve()
+    plan = load_plan(workdir)
+    if not 0 <= member < plan["committee_size"]:
+        raise ValueError(f"member {member} is outside 0..{plan['committee_size'] - 1}")
+    settings = AceTrainingSettings(**plan["settings"])
+    train = _read(workdir / plan["split"]["train_file"])
+    weights = bootstrap_counts(len(train), settings.seed, member) if settings.bootstrap else np.ones(len(train), dtype=int)
+    baseline = make_manifest_baseline(plan)
+    return train_ace_member(
+        train,
+        member_dir(workdir, member),
+        settings,
+        plan["elements"],
+        baseline,
+        plan["reference_energies"],
+        weights=weights,
+        seed=member_seed(settings, member),
+        active_set=active_set,
+        timeout_s=timeout_s,
+    )
+
+
+def collect_committee(workdir: str | Path) -> Path:
+    """Write ``committee.json`` from the plan and every member's ``member.json``; return its path."""
+    workdir = Path(workdir).resolve()
+    plan = load_plan(workdir)
+    settings = AceTrainingSettings(**plan["settings"])
+    train_ids = plan["training_ids"]
+    members = []
+    for member in range(plan["committee_size"]):
+        path = member_dir(workdir, member) / RESULT_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"committee member {member} has not been trained (no {path})")
+        result = AceMemberResult.from_json(json.loads(path.read_text()))
+        counts = bootstrap_counts(len(train_ids), settings.seed, member) if settings.bootstrap else np.ones(len(train_ids), dtype=int)
+        members.append(
+            {
+                "index": member,
+                "seed": result.seed,
+                "potential_yaml": _relative(result.potential_yaml, workdir),
+                "potential_yace": _relative(result.potential_yace, workdir),
+                "active_set": _relative(result.active_set, workdir) if result.active_set else None,
+                "pacemaker_log": _relative(result.log, workdir),
+                "pacemaker_metrics": _relative(result.metrics, workdir) if result.metrics else None,
+                "n_functions": result.n_functions,
+                "n_training_structures": result.n_structures,
+                "bootstrap": _bootstrap_by_id(train_ids, counts),
+                "wall_time_s": result.wall_time_s,
+            }
+        )
+    manifest = {
+        **plan,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "members": members,
+    }
+    return atomic_write_json(workdir / MANIFEST_NAME, manifest)
+
+
+def _bootstrap_by_id(ids: Sequence[str], counts: np.ndarray) -> dict[str, int]:
+    """Structure id -> times drawn (repeated frames of one structure add up)."""
+    drawn: dict[str, int] = {}
+    for sid, count in zip(ids, counts, strict=True):
+        if count > 0:
+            drawn[sid] = drawn.get(sid, 0) + int(count)
+    return drawn
+
+
+def _relative(path: Path | None, root: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def train_committee(
+    structures: Sequence[Atoms],
+    workdir: str | Path,
+    elements: Sequence[str],
+    committee_size: int = 4,
+    baseline: str = "zbl",
+    baseline_params: Mapping[str, Any] | None = None,
+    settings: AceTrainingSettings | None = None,
+    isolated_energies: Mapping[str, float] | None = None,
+    parallel: int = 1,
+    timeout_s: float | None = None,
+) -> Path:
+    """Plan, train every member (``parallel`` pacemaker processes at a time) and collect; return the manifest path."""
+    plan_committee(structures, workdir, elements, committee_size, baseline, baseline_params, settings, isolated_energies)
+    with ThreadPoolExecutor(max_workers=max(1, int(parallel))) as pool:
+        futures = [pool.submit(train_member, workdir, member, timeout_s) for member in range(committee_size)]
+        for future in futures:
+            future.result()
+    return collect_committee(workdir)
+
+
+def load_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest; ``path`` is ``committee.json`` or the folder holding it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    manifest["_root"] = str(path.parent.resolve())
+    return manifest
+
+
+def load_split(manifest: Mapping[str, Any]) -> tuple[list[Atoms], list[Atoms]]:
+    """(train, test) structures with their DFT labels, as the committee was planned."""
+    root = Path(manifest["_root"])
+    return _read(root / manifest["split"]["train_file"]), _read(root / manifest["split"]["test_file"])
+
+
+def _member_model(manifest: Mapping[str, Any], member: Mapping[str, Any], extrapolation_grade: bool) -> Calculator:
+    from pyace import PyACECalculator
+
+    root = Path(manifest["_root"])
+    if extrapolation_grade and member.get("active_set"):
+        calc = PyACECalculator(str(root / member["potential_yaml"]))
+        calc.set_active_set(str(root / member["active_set"]))
+        return calc
+    return PyACECalculator(str(root / member["potential_yace"]))
+
+
+def make_manifest_baseline(manifest: Mapping[str, Any]) -> BaseCalculator | None:
+    """The baseline recorded in the manifest, rebuilt with the same name and parameters as in training."""
+    return make_baseline(manifest["baseline"]["name"], manifest["elements"], **manifest["baseline"]["parameters"])
+
+
+def _voigt(stress: Any) -> np.ndarray:
+    stress = np.asarray(stress, dtype=float)
+    return full_3x3_to_voigt_6_stress(stress) if stress.shape == (3, 3) else stress.reshape(6)
+
+
+class BaselineEvaluator:
+    """Energy, forces and stress of the baseline, fast in MD.
+
+    Why: the pair baselines (ZBL, LJ) build an ASE neighbour list on every call, which costs more
+    than the ACE evaluation itself in a 64-atom MD step. For a ``PairPotential`` this keeps a
+    Verlet list (cutoff + ``skin``) and rebuilds it only when an atom has moved more than half
+    the skin or the cell, periodicity or species changed; pair terms come from the baseline's own
+    ``pair_energy`` (already switched to zero at its cutoff), so the numbers are the baseline's.
+    Any other calculator is called as it is.
+    """
+
+    def __init__(self, baseline: BaseCalculator | None, skin: float = 1.0) -> None:
+        self.baseline = baseline
+        self.skin = float(skin)
+        self._key: tuple[Any, ...] | None = None
+        self._reference: np.ndarray | None = None
+        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
+        n = len(atoms)
+        periodic = bool(atoms.pbc.all()) and atoms.cell.rank == 3
+        if self.baseline is None:
+            return 0.0, np.zeros((n, 3)), (np.zeros(6) if periodic else None)
+        if not isinstance(self.baseline, PairPotential):
+            probe = atoms.copy()
+            stress = _voigt(self.baseline.get_property("stress", probe)) if periodic else None
+            return float(self.baseline.get_property("energy", probe)), np.asarray(self.baseline.get_property("forces", probe), dtype=float), stress
+        numbers = atoms.get_atomic_numbers()
+        positions = atoms.get_positions()
+        cutoff = self.baseline.max_cutoff(numbers) if n else 0.0
+        key = (n, tuple(numbers), tuple(atoms.pbc), atoms.cell.array.round(12).tobytes(), cutoff)
+        moved = np.inf if self._reference is None or self._key != key else float(np.max(np.linalg.norm(positions - self._reference, axis=1), initial=0.0))
+        if moved > 0.5 * self.skin:
+            if n > 1 or (n == 1 and atoms.pbc.any()):
+                i, j, shifts = neighbor_list("ijS", atoms, cutoff + self.skin, self_interaction=False)
+            else:
+                i = j = np.zeros(0, dtype=int)
+                shifts = np.zeros((0, 3))
+            self._pairs = (i, j, shifts @ atoms.cell.array)
+            self._key, self._reference = key, positions.copy()
+        assert self._pairs is not None
+        i, j, offsets = self._pairs
+        forces = np.zeros((n, 3))
+        energy = 0.0
+        virial = np.zeros((3, 3))
+        if len(i):
+            vec = positions[j] - positions[i] + offsets
+            d = np.linalg.norm(vec, axis=1)
+            close = d < cutoff
+            if close.any():
+                i, j, vec, d = i[close], j[close], vec[close], d[close]
+                phi, dphi = self.baseline.pair_energy(numbers[i], numbers[j], d)
+                energy = 0.5 * float(phi.sum())
+                pair_force = (dphi / d)[:, None] * vec
+                for axis in range(3):
+                    forces[:, axis] = np.bincount(i, weights=pair_force[:, axis], minlength=n)
+                virial = 0.5 * pair_force.T @ vec
+        stress = full_3x3_to_voigt_6_stress(virial / atoms.get_volume()) if periodic else None
+        return energy, forces, stress
+
+
+class AceDeltaCalculator(Calculator):
+    """One member for production MD: baseline (Verlet-listed) + ACE (``.yace``) + reference energies.
+
+    Same numbers as ``make_delta_calculator(baseline, PyACECalculator(yace), references)``, in one
+    ``calculate`` without ``SumCalculator``'s per-part copies.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, model: Calculator, baseline: BaseCalculator | None, reference_energies: Mapping[str, float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.baseline = BaselineEvaluator(baseline)
+        self.reference_energies = dict(reference_energies)
+
+    def _model(self, atoms: Atoms, periodic: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
+        model = self.model
+        if hasattr(model, "ace") and hasattr(model, "get_atomic_env"):
+            # PyACECalculator's own steps without its per-call extras (projections, gamma, copies):
+            # about 15% of an MD step for 64 atoms. Virial order xx yy zz xy xz yz -> Voigt yz xz xy.
+            model.ace.compute(model.get_atomic_env(atoms), compute_projections=False)
+            stress = np.array(model.ace.virial)[[0, 1, 2, 5, 4, 3]] / atoms.get_volume() if periodic else None
+            return float(model.ace.energy), np.array(model.ace.forces, dtype=float), stress
+        model.calculate(atoms, ["energy", "forces", "stress"], all_changes)
+        stress = _voigt(model.results["stress"]) if periodic and "stress" in model.results else None
+        return float(model.results["energy"]), np.asarray(model.results["forces"], dtype=float), stress
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, list(properties), list(system_changes))
+        atoms = self.atoms
+        periodic = bool(atoms.pbc.all()) and atoms.cell.rank == 3
+        model_energy, model_forces, model_stress = self._model(atoms, periodic)
+        base_energy, base_forces, base_stress = self.baseline(atoms)
+        energy = model_energy + base_energy + reference_energy(atoms, self.reference_energies)
+        self.results = {"energy": energy, "free_energy": energy, "forces": model_forces + base_forces}
+        if model_stress is not None and base_stress is not None:
+            self.results["stress"] = model_stress + base_stress
+
+
+def member_calculator(manifest: Mapping[str, Any] | str | Path, member: int = 0, fast: bool = True) -> BaseCalculator:
+    """One member as a production calculator: baseline + ACE (``.yace``) + reference energies.
+
+    ``fast=False`` builds the same sum with ``make_delta_calculator`` (ASE ``SumCalculator``).
+    """
+    manifest = manifest if isinstance(manifest, Mapping) else load_manifest(manifest)
+    baseline = make_manifest_baseline(manifest)
+    model = _member_model(manifest, manifest["members"][member], extrapolation_grade=False)
+    if fast:
+        return AceDeltaCalculator(model, baseline, manifest["reference_energies"])
+    return make_delta_calculator(baseline, model, manifest["reference_energies"])
+
+
+class CommitteeCalculator(Calculator):
+    """Mean of the members (each = baseline + ACE + reference energies) and their spread.
+
+    ``results`` beyond energy/forces/stress: ``energy_std`` (eV), ``energy_std_per_atom``,
+    ``force_std`` (per atom: norm of the per-component std over members, eV/A), ``max_force_std``,
+    ``mean_force_std``, ``stress_std`` (Voigt), ``member_energy`` / ``member_forces`` /
+    ``member_stress`` (each member's full prediction) and, when the members carry an active set,
+    ``gamma`` (per atom, the largest extrapolation grade over members) and ``max_gamma``.
+    The baseline and reference energies are shared by all members, so they shift the mean but
+    do not enter the spread; ``include_baseline=False`` drops the baseline (for checks only).
+    """
+
+    implemented_properties = [
+        "energy", "free_energy", "forces", "stress",
+        "energy_std", "energy_std_per_atom", "force_std", "max_force_std", "mean_force_std", "gamma", "max_gamma",
+    ]
+
+    def __init__(
+        self,
+        manifest: Mapping[str, Any] | str | Path,
+        extrapolation_grade: bool = True,
+        include_baseline: bool = True,
+        members: Sequence[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.manifest = dict(manifest) if isinstance(manifest, Mapping) else load_manifest(manifest)
+        chosen = list(range(len(self.manifest["members"]))) if members is None else list(members)
+        self.models = [_member_model(self.manifest, self.manifest["members"][k], extrapolation_grade) for k in chosen]
+        self.baseline = make_manifest_baseline(self.manifest) if include_baseline else None
+        self._baseline = BaselineEvaluator(self.baseline)
+        self.reference_energies = dict(self.manifest["reference_energies"])
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, list(properties), list(system_changes))
+        atoms = self.atoms
+        periodic = bool(atoms.pbc.all()) and atoms.cell.rank == 3
+        n = len(atoms)
+        base_energy, shift_forces, base_stress = self._baseline(atoms)
+        shift_energy = base_energy + reference_energy(atoms, self.reference_energies)
+        shift_stress = base_stress if base_stress is not None else np.zeros(6)
+        energies, forces, stresses, gammas = [], [], [], []
+        for model in self.models:
+            model.calculate(atoms, ["energy", "forces", "stress"], all_changes)
+            energies.append(float(model.results["energy"]) + shift_energy)
+            forces.append(np.asarray(model.results["forces"], dtype=float) + shift_forces)
+            if periodic:
+                stresses.append(_voigt(model.results["stress"]) + shift_stress)
+            if getattr(model, "is_active_set_configured", False):
+                gammas.append(np.asarray(model.results.get("gamma", np.zeros(n)), dtype=float))
+        energy = np.array(energies)
+        force = np.array(forces)
+        force_std = np.linalg.norm(force.std(axis=0), axis=1)
+        self.results = {
+            "energy": float(energy.mean()),
+            "free_energy": float(energy.mean()),
+            "forces": force.mean(axis=0),
+            "energy_std": float(energy.std()),
+            "energy_std_per_atom": float(energy.std() / max(n, 1)),
+            "force_std": force_std,
+            "max_force_std": float(force_std.max()) if n else 0.0,
+            "mean_force_std": float(force_std.mean()) if n else 0.0,
+            "member_energy": energy,
+            "member_forces": force,
+        }
+        if periodic:
+            stress = np.array(stresses)
+            self.results.update(stress=stress.mean(axis=0), stress_std=stress.std(axis=0), member_stress=stress)
+        if gammas:
+            gamma = np.max(np.array(gammas), axis=0)
+            self.results.update(gamma=gamma, max_gamma=float(gamma.max()) if n else 0.0)
+
+
+def committee_wall_time(manifest: Mapping[str, Any]) -> float:
+    """Sum of the members' training times (s), for reports."""
+    return float(sum(m.get("wall_time_s", 0.0) for m in manifest["members"]))
+
+
+__all__ = [
+    "AceDeltaCalculator",
+    "BaselineEvaluator",
+    "CommitteeCalculator",
+    "collect_committee",
+    "load_manifest",
+    "load_split",
+    "member_calculator",
+    "plan_committee",
+    "train_committee",
+    "train_member",
+]

@@ -1,0 +1,252 @@
+"""Errors of the committee against DFT: numbers (JSON) and pictures (parity, learning curve).
+
+Why both train and held-out: the train error says whether the basis is big enough, the held-out
+error (structures training never saw) is the honest estimate; their gap shows overfitting. Errors
+are of the full prediction (baseline + model + reference energies) against DFT, per member and for
+the committee mean. Units: energies in eV/atom, forces in eV/A per Cartesian component, stress
+in eV/A^3 (and GPa).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from ase import Atoms, units  # noqa: E402
+from ase.calculators.calculator import BaseCalculator  # noqa: E402
+
+from mlip_autopipec.data.atomic_io import atomic_write_json  # noqa: E402
+from mlip_autopipec.potentials.delta import dft_labels  # noqa: E402
+
+EV_A3_TO_GPA = 1.0 / units.GPa
+
+
+@dataclass
+class Predictions:
+    """Reference (DFT) and predicted values for a set of structures, flattened for error statistics."""
+
+    energy_ref: list[float] = field(default_factory=list)  # eV/atom, per structure
+    energy_pred: list[float] = field(default_factory=list)
+    forces_ref: list[np.ndarray] = field(default_factory=list)  # (n_atoms, 3) per structure
+    forces_pred: list[np.ndarray] = field(default_factory=list)
+    stress_ref: list[np.ndarray] = field(default_factory=list)  # Voigt, only where both exist
+    stress_pred: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, atoms: Atoms, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> None:
+        labels = dft_labels(atoms)
+        n = len(atoms)
+        self.energy_ref.append(labels["energy"] / n)
+        self.energy_pred.append(float(energy) / n)
+        self.forces_ref.append(np.asarray(labels["forces"], dtype=float))
+        self.forces_pred.append(np.asarray(forces, dtype=float))
+        if stress is not None and "stress" in labels:
+            self.stress_ref.append(np.asarray(labels["stress"], dtype=float))
+            self.stress_pred.append(np.asarray(stress, dtype=float).reshape(6))
+
+    def forces_flat(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.forces_ref:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate([f.ravel() for f in self.forces_ref]), np.concatenate([f.ravel() for f in self.forces_pred])
+
+
+def error_metrics(predictions: Predictions) -> dict[str, Any]:
+    """RMSE/MAE of energy per atom and force components, RMSE of stress; counts for context."""
+    out: dict[str, Any] = {"n_structures": len(predictions.energy_ref)}
+    if not predictions.energy_ref:
+        return out
+    de = np.array(predictions.energy_pred) - np.array(predictions.energy_ref)
+    f_ref, f_pred = predictions.forces_flat()
+    df = f_pred - f_ref
+    out.update(
+        n_atoms=int(sum(len(f) for f in predictions.forces_ref)),
+        energy_rmse_per_atom=float(np.sqrt(np.mean(de**2))),
+        energy_mae_per_atom=float(np.mean(np.abs(de))),
+        force_rmse=float(np.sqrt(np.mean(df**2))),
+        force_mae=float(np.mean(np.abs(df))),
+        force_max_error=float(np.max(np.abs(df))) if df.size else 0.0,
+    )
+    if predictions.stress_ref:
+        ds = np.array(predictions.stress_pred) - np.array(predictions.stress_ref)
+        rmse = float(np.sqrt(np.mean(ds**2)))
+        out.update(stress_rmse=rmse, stress_rmse_gpa=rmse * EV_A3_TO_GPA)
+    return out
+
+
+def predict(calc: BaseCalculator, atoms_list: Sequence[Atoms]) -> Predictions:
+    """Predictions of any ASE calculator on labelled structures."""
+    predictions = Predictions()
+    for atoms in atoms_list:
+        work = atoms.copy()
+        work.calc = calc
+        stress = work.get_stress() if (work.pbc.all() and work.cell.rank == 3) else None
+        predictions.add(atoms, work.get_potential_energy(), work.get_forces(), stress)
+    return predictions
+
+
+def committee_predictions(calc: BaseCalculator, atoms_list: Sequence[Atoms]) -> tuple[Predictions, list[Predictions]]:
+    """(committee mean, one per member) from a single pass of a ``CommitteeCalculator``."""
+    mean = Predictions()
+    members: list[Predictions] = []
+    for atoms in atoms_list:
+        work = atoms.copy()
+        work.calc = calc
+        work.get_forces()
+        results = calc.results
+        if not members:
+            members = [Predictions() for _ in range(len(results["member_energy"]))]
+        mean.add(atoms, results["energy"], results["forces"], results.get("stress"))
+        for k, member in enumerate(members):
+            stress = results["member_stress"][k] if "member_stress" in results else None
+            member.add(atoms, results["member_energy"][k], results["member_forces"][k], stress)
+    return mean, members
+
+
+def evaluate_committee(calc: BaseCalculator, train: Sequence[Atoms], test: Sequence[Atoms]) -> tuple[dict[str, Any], dict[str, Predictions]]:
+    """Metrics per member and for the committee mean on the training and held-out structures.
+
+    Member train errors are on the whole training split (each member was fitted to a bootstrap
+    resample of it). Returns (metrics dict, committee-mean predictions by set, for plots).
+    """
+    metrics: dict[str, Any] = {"committee": {}, "members": []}
+    mean_predictions: dict[str, Predictions] = {}
+    per_member: dict[str, list[Predictions]] = {}
+    for name, data in (("train", train), ("test", test)):
+        mean, members = committee_predictions(calc, data)
+        mean_predictions[name] = mean
+        per_member[name] = members
+        metrics["committee"][name] = error_metrics(mean)
+    n_members = max((len(v) for v in per_member.values()), default=0)
+    for k in range(n_members):
+        metrics["members"].append(
+            {"index": k, **{name: error_metrics(per_member[name][k]) if per_member[name] else {"n_structures": 0} for name in per_member}}
+        )
+    return metrics, mean_predictions
+
+
+def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
+    return atomic_write_json(path, dict(metrics))
+
+
+def parity_plot(predictions: Mapping[str, Predictions], path: str | Path, title: str = "") -> Path:
+    """Energy-per-atom and force-component parity (DFT vs model), one colour per set (train/test)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=110)
+    colours = {"train": "tab:blue", "test": "tab:orange"}
+    for name, pred in predictions.items():
+        if not pred.energy_ref:
+            continue
+        stats = error_metrics(pred)
+        colour = colours.get(name)
+        axes[0].scatter(pred.energy_ref, pred.energy_pred, s=14, alpha=0.8, color=colour,
+                        label=f"{name}: RMSE {1e3 * stats['energy_rmse_per_atom']:.1f} meV/atom")
+        f_ref, f_pred = pred.forces_flat()
+        axes[1].scatter(f_ref, f_pred, s=6, alpha=0.6, color=colour, label=f"{name}: RMSE {stats['force_rmse']:.3f} eV/A")
+    for ax, label in zip(axes, ("energy (eV/atom)", "force component (eV/A)"), strict=True):
+        low, high = ax.get_xlim()
+        low, high = min(low, ax.get_ylim()[0]), max(high, ax.get_ylim()[1])
+        ax.plot([low, high], [low, high], "k--", lw=0.8)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_xlabel(f"DFT {label}")
+        ax.set_ylabel(f"model {label}")
+        ax.legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def read_pacemaker_metrics(path: str | Path) -> pd.DataFrame:
+    """pacemaker's per-iteration ``metrics.txt`` (whitespace table: iter_num, loss, rmse_epa, rmse_f_comp, ...)."""
+    frame = pd.read_csv(path, sep=r"\s+")
+    return frame.dropna(subset=["iter_num"]) if "iter_num" in frame.columns else frame
+
+
+def learning_curve_plot(
+    manifest: Mapping[str, Any], path: str | Path, metrics: Mapping[str, Any] | None = None
+) -> Path:
+    """Training curve of every member from pacemaker's ``metrics.txt`` (force and energy RMSE per BFGS step).
+
+    The committee's held-out errors (from ``metrics``) are drawn as dashed lines. When no member
+    has a pacemaker metrics file, it falls back to train/test error against each member's number
+    of training structures.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(manifest.get("_root", "."))
+    curves = []
+    for member in manifest["members"]:
+        file = member.get("pacemaker_metrics")
+        if file and (root / file).is_file():
+            frame = read_pacemaker_metrics(root / file)
+            if len(frame):
+                curves.append((member["index"], frame))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=110)
+    test = (metrics or {}).get("committee", {}).get("test", {})
+    if curves:
+        for index, frame in curves:
+            axes[0].plot(frame["iter_num"], frame["rmse_f_comp"], label=f"member {index}")
+            axes[1].plot(frame["iter_num"], 1e3 * frame["rmse_epa"], label=f"member {index}")
+        for ax, key, scale in ((axes[0], "force_rmse", 1.0), (axes[1], "energy_rmse_per_atom", 1e3)):
+            if key in test:
+                ax.axhline(scale * test[key], color="k", ls="--", lw=1, label="committee, held-out")
+            ax.set_xlabel("BFGS iteration")
+            ax.set_yscale("log")
+        axes[0].set_ylabel("train force RMSE (eV/A)")
+        axes[1].set_ylabel("train energy RMSE (meV/atom)")
+        fig.suptitle("pacemaker training curves (delta targets)")
+    else:
+        per_member = (metrics or {}).get("members", [])
+        sizes = [m.get("n_training_structures", 0) for m in manifest["members"]]
+        for name, marker in (("train", "o"), ("test", "s")):
+            forces = [m.get(name, {}).get("force_rmse", np.nan) for m in per_member]
+            energies = [1e3 * m.get(name, {}).get("energy_rmse_per_atom", np.nan) for m in per_member]
+            axes[0].plot(sizes[: len(forces)], forces, marker, label=name)
+            axes[1].plot(sizes[: len(energies)], energies, marker, label=name)
+        for ax in axes:
+            ax.set_xlabel("training structures")
+        axes[0].set_ylabel("force RMSE (eV/A)")
+        axes[1].set_ylabel("energy RMSE (meV/atom)")
+        fig.suptitle("error vs training-set size")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def report_committee(manifest_path: str | Path, outdir: str | Path | None = None) -> dict[str, Path]:
+    """Evaluate a trained committee on its own train/test split; write ``metrics.json``, ``parity.png``, ``learning_curve.png``."""
+    from mlip_autopipec.potentials.committee import CommitteeCalculator, load_manifest, load_split
+
+    manifest = load_manifest(manifest_path)
+    outdir = Path(outdir) if outdir else Path(manifest["_root"])
+    train, test = load_split(manifest)
+    calc = CommitteeCalculator(manifest, extrapolation_grade=False)
+    metrics, predictions = evaluate_committee(calc, train, test)
+    for entry, member in zip(metrics["members"], manifest["members"], strict=True):
+        entry["n_training_structures"] = member.get("n_training_structures")
+    metrics["config_hash"] = manifest.get("config_hash")
+    metrics["units"] = {"energy": "eV/atom", "force": "eV/A per component", "stress": "eV/A^3 (stress_rmse_gpa: GPa)"}
+    return {
+        "metrics": write_metrics(metrics, outdir / "metrics.json"),
+        "parity": parity_plot(predictions, outdir / "parity.png", title=f"committee of {len(manifest['members'])} (baseline {manifest['baseline']['name']})"),
+        "learning_curve": learning_curve_plot(manifest, outdir / "learning_curve.png", metrics),
+    }
+
+
+def load_metrics(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
