@@ -11,6 +11,7 @@ from mlip_autopipec.joblog import job_logger
 from mlip_autopipec.potentials.committee import CommitteeCalculator
 from mlip_autopipec.simulation.explore import job_seed
 from mlip_autopipec.simulation.otf import otf_md
+from mlip_autopipec.simulation.otf_kmc import otf_kmc
 
 snakemake = globals()["snakemake"]
 log = job_logger("simulate_md", snakemake.log[0])
@@ -23,13 +24,19 @@ ensemble = snakemake.wildcards.ensemble
 summaries, collected = [], []
 for path in snakemake.input.starts:
     start = ase.io.read(path)
-    result = otf_md(
-        start, committee, threshold,
-        temperature_K=temperature, ensemble=ensemble, steps=int(al["md_steps"]), timestep_fs=explore.timestep_fs,
-        check_every=int(al["check_every"]), max_uncertain=int(al["max_uncertain_per_run"]),
-        pressure_gpa=0.0, supercell_atoms=explore.supercell_atoms,
-        seed=job_seed(int(snakemake.params.seed), path, temperature, ensemble, snakemake.wildcards.iteration),
-    )
+    seed = job_seed(int(snakemake.params.seed), path, temperature, ensemble, snakemake.wildcards.iteration)
+    if al["engine"] == "kmc":
+        result = otf_kmc(
+            start, committee, threshold, temperature_K=temperature, steps=int(al["kmc_steps"]), searches=int(al["kmc_searches"]),
+            max_uncertain=int(al["max_uncertain_per_run"]), supercell_atoms=explore.supercell_atoms, seed=seed,
+        )
+    else:
+        result = otf_md(
+            start, committee, threshold,
+            temperature_K=temperature, ensemble=ensemble, steps=int(al["md_steps"]), timestep_fs=explore.timestep_fs,
+            check_every=int(al["check_every"]), max_uncertain=int(al["max_uncertain_per_run"]),
+            pressure_gpa=0.0, supercell_atoms=explore.supercell_atoms, seed=seed,
+        )
     summaries.append(result.summary())
     collected.extend(result.uncertain)
     log.info("%s: %s", path, result.summary())

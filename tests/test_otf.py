@@ -51,3 +51,18 @@ def test_hotter_md_is_more_often_uncertain() -> None:
     hot2 = otf_md(start, lj_committee(), threshold=threshold, temperature_K=1500, steps=80, timestep_fs=2.0, check_every=10, max_uncertain=50, supercell_atoms=32, seed=3)
     assert hot.max_uncertainty > cold.max_uncertainty
     assert hot2.uncertain_fraction > cold2.uncertain_fraction
+
+
+def test_kmc_engine_checks_every_saddle_and_minimum() -> None:
+    from ase.build import add_adsorbate, fcc100
+    from ase.constraints import FixAtoms
+
+    from mlip_autopipec.simulation.otf_kmc import otf_kmc
+
+    slab = fcc100("Cu", size=(3, 3, 2), vacuum=6.0)
+    add_adsorbate(slab, "Cu", 1.7, "hollow")
+    slab.set_constraint(FixAtoms(indices=[a.index for a in slab if a.tag == 2]))
+    result = otf_kmc(slab, lj_committee(0.03), threshold=0.0, temperature_K=500, steps=1, searches=2, max_uncertain=3, supercell_atoms=1, seed=0)
+    assert result.ensemble == "kmc" and result.checks >= 1
+    assert result.uncertain_checks == result.checks  # threshold 0: every configuration is uncertain
+    assert 1 <= len(result.uncertain) <= 3 and result.uncertain[0].info["ensemble"] == "kmc"

@@ -89,10 +89,11 @@ def simulation_starts():
 
 
 def md_jobs(iteration):
+    """One committee-simulation job per ensemble and temperature (kMC: per temperature; its 'ensemble' is nvt)."""
     return expand(
         "results/iter_{i}/simulate/{ensemble}_{temperature}K",
         i=int(iteration),
-        ensemble=FULL.explore.ensembles,
+        ensemble=["nvt"] if FULL.active_learning.engine == "kmc" else FULL.explore.ensembles,
         temperature=[f"{t:g}" for t in FULL.explore.temperatures],
     )
 

@@ -169,6 +169,9 @@ class TrainConfig(StrictModel):
 class ActiveLearningConfig(StrictModel):
     """Uncertainty-driven MD with the committee and the loop's stopping rule."""
 
+    engine: Literal["md", "kmc"] = Field(default="md", description="Committee MD, or adaptive kMC (saddle searches) for rare events.")
+    kmc_steps: int = Field(default=10, ge=1, description="aKMC steps per start and temperature (engine: kmc).")
+    kmc_searches: int = Field(default=8, ge=1, description="Dimer saddle searches per state (engine: kmc).")
     uncertainty_percentile: float = Field(default=95.0, gt=0, lt=100)
     converged_uncertain_fraction: float = Field(default=0.02, ge=0, le=1)
     min_error_improvement: float = Field(default=0.05, ge=0, lt=1, description="Relative held-out force-error gain below which learning has stopped.")
