@@ -9,7 +9,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
 
-from mlip_autopipec.data.atomic_io import _atomic_write, atomic_write_extxyz, atomic_write_text
+from mlip_autopipec.data.atomic_io import atomic_write, atomic_write_extxyz, atomic_write_text
 from mlip_autopipec.data.database import StructureIndex
 from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.data.labels import Attempt, LabelRecord
@@ -31,7 +31,7 @@ def test_structure_id_is_a_content_hash() -> None:
     assert structure_id(negative_zero) == structure_id(Atoms("H", positions=[[0.0, 0.0, 0.0]], cell=[5, 5, 5]))
 
 
-def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+def testatomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
     target = tmp_path / "out.extxyz"
     atomic_write_text(target, "old")
 
@@ -40,7 +40,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        _atomic_write(target, write_half_then_fail)
+        atomic_write(target, write_half_then_fail)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
 

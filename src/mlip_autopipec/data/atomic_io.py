@@ -17,7 +17,8 @@ import ase.io
 from ase import Atoms
 
 
-def _atomic_write(path: str | Path, write: Any, mode: str = "w") -> Path:
+def atomic_write(path: str | Path, write: Any, mode: str = "w") -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, fsync, then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -34,7 +35,7 @@ def _atomic_write(path: str | Path, write: Any, mode: str = "w") -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    return _atomic_write(path, lambda handle: handle.write(text))
+    return atomic_write(path, lambda handle: handle.write(text))
 
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
@@ -43,4 +44,4 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
 
 def atomic_write_extxyz(path: str | Path, images: Atoms | Iterable[Atoms]) -> Path:
     frames = [images] if isinstance(images, Atoms) else list(images)
-    return _atomic_write(path, lambda handle: ase.io.write(handle, frames, format="extxyz"))
+    return atomic_write(path, lambda handle: ase.io.write(handle, frames, format="extxyz"))

@@ -31,6 +31,7 @@ from mlip_autopipec.data.ids import parameters_hash
 from mlip_autopipec.potentials.ace import RESULT_NAME, AceMemberResult, AceTrainingSettings, choose_ace_settings, train_ace_member
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.dataset import bootstrap_counts, split_train_test
+from mlip_autopipec.potentials.ensemble import spread_results
 from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, reference_energies, reference_energy
 from mlip_autopipec.potentials.pair import PairPotential
 
@@ -428,21 +429,7 @@ class CommitteeCalculator(Calculator):
                 stresses.append(_voigt(model.results["stress"]) + shift_stress)
             if getattr(model, "is_active_set_configured", False):
                 gammas.append(np.asarray(model.results.get("gamma", np.zeros(n)), dtype=float))
-        energy = np.array(energies)
-        force = np.array(forces)
-        force_std = np.linalg.norm(force.std(axis=0), axis=1)
-        self.results = {
-            "energy": float(energy.mean()),
-            "free_energy": float(energy.mean()),
-            "forces": force.mean(axis=0),
-            "energy_std": float(energy.std()),
-            "energy_std_per_atom": float(energy.std() / max(n, 1)),
-            "force_std": force_std,
-            "max_force_std": float(force_std.max()) if n else 0.0,
-            "mean_force_std": float(force_std.mean()) if n else 0.0,
-            "member_energy": energy,
-            "member_forces": force,
-        }
+        self.results = spread_results(np.array(energies), np.array(forces), n)
         if periodic:
             stress = np.array(stresses)
             self.results.update(stress=stress.mean(axis=0), stress_std=stress.std(axis=0), member_stress=stress)

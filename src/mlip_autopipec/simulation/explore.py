@@ -26,8 +26,6 @@ import hashlib
 import io
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from ase.md.md import MolecularDynamics
 from ase.md.nose_hoover_chain import MTKNPT, MaskedMTKNPT
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
 
+from mlip_autopipec.data.atomic_io import atomic_write
 from mlip_autopipec.structures.filters import min_distance_ratio
 from mlip_autopipec.structures.perturb import supercell_for
 
@@ -238,22 +237,13 @@ def write_frames(path: str | Path, frames: Sequence[Atoms]) -> Path:
     A reader never sees half a file: until the rename only a hidden ``.<name>.*.tmp`` exists, and it is
     removed when writing fails. Zero frames give a valid empty file (read it with :func:`read_frames`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed:
-                with io.TextIOWrapper(compressed, encoding="utf-8") as text:
-                    if frames:
-                        ase.io.write(text, list(frames), format="extxyz")
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    def write(raw) -> None:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed:
+            with io.TextIOWrapper(compressed, encoding="utf-8") as text:
+                if frames:
+                    ase.io.write(text, list(frames), format="extxyz")
+
+    return atomic_write(path, write, mode="wb")
 
 
 def read_frames(path: str | Path) -> list[Atoms]:
