@@ -465,3 +465,20 @@ def test_reference_energies_are_subtracted_and_added_back() -> None:
     assert (constant.get_forces() == 0).all()
     with pytest.raises(ValueError, match="no reference energy"):
         energy_of(dimer_at("CuO", 2.0), ReferenceEnergyCalculator(references))
+
+
+def test_delta_targets_drop_the_stress_of_a_slab() -> None:
+    from ase.build import fcc100
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from mlip_autopipec.potentials.baselines import make_baseline
+    from mlip_autopipec.potentials.delta import delta_targets
+
+    slab = fcc100("Cu", size=(2, 2, 3), vacuum=5.0)
+    slab.pbc = (True, True, False)
+    slab.calc = EMT()
+    labels = {"energy": slab.get_potential_energy(), "forces": slab.get_forces(), "stress": np.zeros(6)}
+    slab.calc = SinglePointCalculator(slab, **labels)
+    (target,) = delta_targets([slab], make_baseline("zbl", ["Cu"]))
+    assert "stress" not in target.calc.results and "forces" in target.calc.results

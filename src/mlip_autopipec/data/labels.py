@@ -68,7 +68,7 @@ class LabelRecord(BaseModel):
         atoms.info.update(structure_id=self.structure_id, dft_hash=self.dft_hash, origin=self.origin, iteration=self.iteration)
         if self.state == "labelled":
             results: dict[str, Any] = {"energy": self.energy, "forces": np.array(self.forces)}
-            if self.stress is not None:
+            if self.stress is not None and all(self.pbc):  # a slab's or molecule's "stress" is not a bulk stress
                 results["stress"] = np.array(self.stress)
             atoms.calc = SinglePointCalculator(atoms, **results)
         return atoms

@@ -199,7 +199,7 @@ def label_structure(
             state="labelled",
             energy=float(results["energy"]),
             forces=results["forces"].tolist(),
-            stress=results["stress"].tolist() if "stress" in results and atoms.get_pbc().any() else None,
+            stress=results["stress"].tolist() if "stress" in results and atoms.get_pbc().all() else None,
             **fields,
         )
     else:

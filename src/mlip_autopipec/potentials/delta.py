@@ -66,6 +66,8 @@ def delta_targets(atoms_list: Iterable[Atoms], baseline: BaseCalculator | None) 
         new = atoms.copy()
         if baseline is not None:
             probe = atoms.copy()
+            if "stress" in labels and not (probe.pbc.all() and probe.cell.rank == 3):
+                del labels["stress"]  # the baseline has no stress without full periodicity, nor does a bulk stress exist
             for key, value in list(labels.items()):
                 name = "energy" if key == "free_energy" else key
                 base = baseline.get_property(name, probe)
