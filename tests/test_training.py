@@ -281,3 +281,21 @@ def test_delta_learning_baseline_plus_model(committee: Path) -> None:
         assert row["energy_corrected"] == pytest.approx(
             atoms.get_potential_energy() - e_base - reference_energy(atoms, manifest["reference_energies"]), abs=1e-9
         )
+
+
+def test_committee_evaluates_slabs_and_refuses_thin_vacuum(committee: Path) -> None:
+    from ase.build import diamond100
+
+    from mlip_autopipec.potentials.ace import ace_view
+    from mlip_autopipec.potentials.committee import CommitteeCalculator
+
+    slab = diamond100("Si", size=(2, 2, 4), vacuum=6.0)
+    slab.pbc = (True, True, False)  # as the generator writes surfaces; pyace alone accepts only full or no periodicity
+    slab.calc = CommitteeCalculator(committee, extrapolation_grade=False)
+    forces = slab.get_forces()
+    assert forces.shape == (len(slab), 3) and np.all(np.isfinite(forces))
+    assert slab.calc.results["max_force_std"] >= 0
+    thin = diamond100("Si", size=(2, 2, 4), vacuum=1.0)
+    thin.pbc = (True, True, False)
+    with pytest.raises(ValueError, match="vacuum"):
+        ace_view(thin)

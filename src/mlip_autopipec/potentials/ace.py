@@ -151,6 +151,32 @@ def settings_hash(settings: AceTrainingSettings) -> str:
     return parameters_hash(settings.model_dump())
 
 
+MAX_CUTOFF = 7.5  # the largest cutoff choose_ace_settings picks
+
+
+def ace_view(atoms: Atoms, cutoff: float = MAX_CUTOFF) -> Atoms:
+    """The structure as pyace accepts it: slabs and wires (mixed pbc) made fully periodic.
+
+    pyace handles only fully periodic or fully open cells. A slab whose vacuum gap exceeds the cutoff
+    has no neighbours across the gap, so making it periodic changes nothing; a thinner gap is refused.
+    """
+    pbc = atoms.get_pbc()
+    if pbc.all() or not pbc.any():
+        return atoms
+    scaled = atoms.get_scaled_positions(wrap=False)
+    lengths = atoms.cell.lengths()
+    for axis in np.flatnonzero(~pbc):
+        span = (scaled[:, axis].max() - scaled[:, axis].min()) * lengths[axis]
+        if lengths[axis] - span < cutoff:
+            raise ValueError(
+                f"{atoms.get_chemical_formula()}: vacuum of {lengths[axis] - span:.1f} A along axis {axis} is below the "
+                f"ACE cutoff {cutoff} A; pyace needs full periodicity, so the slab needs more vacuum"
+            )
+    view = atoms.copy()
+    view.pbc = True
+    return view
+
+
 def pacemaker_dataframe(
     atoms_list: Sequence[Atoms],
     baseline: BaseCalculator | None,
@@ -172,7 +198,7 @@ def pacemaker_dataframe(
             continue
         delta_energy = float(target.calc.results["energy"])
         dft_energy = float(atoms.calc.results["energy"])
-        plain = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        plain = ace_view(Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc))
         rows.append(
             {
                 "name": structure_key(atoms),

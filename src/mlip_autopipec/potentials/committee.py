@@ -28,7 +28,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz, atomic_write_json
 from mlip_autopipec.data.ids import parameters_hash
-from mlip_autopipec.potentials.ace import RESULT_NAME, AceMemberResult, AceTrainingSettings, choose_ace_settings, train_ace_member
+from mlip_autopipec.potentials.ace import RESULT_NAME, ace_view, AceMemberResult, AceTrainingSettings, choose_ace_settings, train_ace_member
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.dataset import bootstrap_counts, split_train_test
 from mlip_autopipec.potentials.ensemble import spread_results
@@ -334,6 +334,7 @@ class AceDeltaCalculator(Calculator):
 
     def _model(self, atoms: Atoms, periodic: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
         model = self.model
+        atoms = ace_view(atoms)
         if hasattr(model, "ace") and hasattr(model, "get_atomic_env"):
             # PyACECalculator's own steps without its per-call extras (projections, gamma, copies):
             # about 15% of an MD step for 64 atoms. Virial order xx yy zz xy xz yz -> Voigt yz xz xy.
@@ -421,8 +422,9 @@ class CommitteeCalculator(Calculator):
         shift_energy = base_energy + reference_energy(atoms, self.reference_energies)
         shift_stress = base_stress if base_stress is not None else np.zeros(6)
         energies, forces, stresses, gammas = [], [], [], []
+        view = ace_view(atoms)
         for model in self.models:
-            model.calculate(atoms, ["energy", "forces", "stress"], all_changes)
+            model.calculate(view, ["energy", "forces", "stress"], all_changes)
             energies.append(float(model.results["energy"]) + shift_energy)
             forces.append(np.asarray(model.results["forces"], dtype=float) + shift_forces)
             if periodic:
