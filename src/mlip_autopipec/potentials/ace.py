@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -32,6 +30,7 @@ from ase.calculators.calculator import BaseCalculator
 from ase.data import atomic_numbers, covalent_radii
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlip_autopipec.executables import venv_tool
 from mlip_autopipec.data.ids import parameters_hash
 from mlip_autopipec.potentials.dataset import origin_of, structure_key
 from mlip_autopipec.potentials.delta import delta_targets, reference_energy
@@ -294,11 +293,7 @@ class PacemakerError(RuntimeError):
 
 
 def _tool(name: str) -> str:
-    """The pacemaker tool next to this Python (the venv's bin), else on PATH."""
-    local = Path(sys.executable).parent / name
-    if local.is_file():
-        return str(local)
-    found = shutil.which(name)
+    found = venv_tool(name)
     if found is None:
         raise PacemakerError(f"'{name}' not found; install pacemaker: pip install python-ace==0.4.0rc1")
     return found

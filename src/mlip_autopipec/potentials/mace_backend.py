@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from ase.calculators.calculator import BaseCalculator, Calculator
 from ase.data import atomic_numbers
 from ase.io import write
 
+from mlip_autopipec.executables import venv_tool
 from mlip_autopipec.potentials.dataset import bootstrap_counts
 from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, subtract_reference_energies
 from mlip_autopipec.potentials.ensemble import EnsembleCalculator
@@ -66,10 +66,7 @@ class MaceTrainingError(RuntimeError):
 
 
 def _tool(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    if local.is_file():
-        return str(local)
-    found = shutil.which(name)
+    found = venv_tool(name)
     if found is None:
         raise MaceTrainingError(f"'{name}' not found; install mace-torch")
     return found
