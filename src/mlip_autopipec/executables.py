@@ -13,3 +13,22 @@ def venv_tool(name: str) -> str | None:
     if local.is_file():
         return str(local)
     return shutil.which(name)
+
+
+def run_logged(
+    argv: list[str], cwd: Path, log: Path, env: dict[str, str], timeout_s: float | None, error: type[Exception], append: bool = True
+) -> None:
+    """Run a trainer with its output appended to ``log``; on time-out or failure raise ``error`` naming the log and its tail."""
+    import os
+    import subprocess
+
+    with open(log, "a" if append else "w") as handle:
+        handle.write(f"\n$ {' '.join(argv)}\n")
+        handle.flush()
+        try:
+            process = subprocess.run(argv, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **env}, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise error(f"{Path(argv[0]).name} exceeded {timeout_s} s in {cwd}; see {log}") from None
+    if process.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise error(f"{Path(argv[0]).name} failed (exit {process.returncode}) in {cwd}; see {log}:\n" + "\n".join(tail))

@@ -14,8 +14,6 @@ user; every key used is listed in ``pacemaker_input``.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -30,7 +28,7 @@ from ase.calculators.calculator import BaseCalculator
 from ase.data import atomic_numbers, covalent_radii
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlip_autopipec.executables import venv_tool
+from mlip_autopipec.executables import run_logged, venv_tool
 from mlip_autopipec.data.ids import parameters_hash
 from mlip_autopipec.potentials.dataset import origin_of, structure_key
 from mlip_autopipec.potentials.delta import delta_targets, reference_energy
@@ -300,17 +298,8 @@ def _tool(name: str) -> str:
 
 
 def _run(argv: list[str], cwd: Path, log: Path, timeout_s: float | None) -> None:
-    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with open(log, "a") as handle:
-        handle.write(f"\n$ {' '.join(argv)}\n")
-        handle.flush()
-        try:
-            process = subprocess.run(argv, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise PacemakerError(f"{Path(argv[0]).name} exceeded {timeout_s} s in {cwd}; see {log}") from None
-    if process.returncode != 0:
-        tail = log.read_text(errors="replace").splitlines()[-15:]
-        raise PacemakerError(f"{Path(argv[0]).name} failed (exit {process.returncode}) in {cwd}; see {log}:\n" + "\n".join(tail))
+    env = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run_logged(argv, cwd, log, env, timeout_s, PacemakerError)
 
 
 def export_yace(potential_yaml: str | Path, output: str | Path | None = None, log: str | Path | None = None) -> Path:

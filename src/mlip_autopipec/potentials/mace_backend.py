@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from ase.calculators.calculator import BaseCalculator, Calculator
 from ase.data import atomic_numbers
 from ase.io import write
 
-from mlip_autopipec.executables import venv_tool
+from mlip_autopipec.executables import run_logged, venv_tool
 from mlip_autopipec.potentials.dataset import bootstrap_counts
 from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, subtract_reference_energies
 from mlip_autopipec.potentials.ensemble import EnsembleCalculator
@@ -190,7 +189,6 @@ def train_mace_member(
     shutil.rmtree(workdir / "checkpoints", ignore_errors=True)  # else mace would restart from an old run
     argv = mace_train_argv(dataset.name, elements, seed, max_epochs, valid_fraction, MODEL_NAME, stress, options)
     env = {
-        **os.environ,
         "MPLBACKEND": "Agg",
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
@@ -198,16 +196,7 @@ def train_mace_member(
         "CUDA_VISIBLE_DEVICES": "",
     }
     log = workdir / LOG_NAME
-    with open(log, "w") as handle:
-        handle.write(f"$ {' '.join(argv)}\n")
-        handle.flush()
-        try:
-            process = subprocess.run(argv, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise MaceTrainingError(f"mace_run_train exceeded {timeout_s} s in {workdir}; see {log}") from None
-    if process.returncode != 0:
-        tail = log.read_text(errors="replace").splitlines()[-15:]
-        raise MaceTrainingError(f"mace_run_train failed (exit {process.returncode}) in {workdir}; see {log}:\n" + "\n".join(tail))
+    run_logged(argv, workdir, log, env, timeout_s, MaceTrainingError, append=False)
     model = _find_model(workdir, MODEL_NAME)
     facts = {
         "model": str(model),
