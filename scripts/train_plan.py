@@ -1,4 +1,4 @@
-"""Snakemake script of rule `train_plan`: the committee's data split, reference energies and settings."""
+"""Snakemake script of rule `train_plan`: the committee's data split, reference energies, backend and settings."""
 
 from pathlib import Path
 
@@ -25,6 +25,10 @@ plan = plan_committee(
     baseline=train["baseline"],
     settings=settings,
     isolated_energies=isolated or None,
+    backend=train["backend"],
+    mace_epochs=train.get("mace_epochs"),
+    mace_options=train.get("mace_options"),
 )
-log.info("planned %d members on %d labelled structures (%d failed labels left out); reference energies %s",
-         plan["committee_size"], len(structures), len(records) - len(labelled), plan["reference_energies"])
+log.info("planned %d %s members on %d labelled structures (%d failed labels left out); reference energies %s%s",
+         plan["committee_size"], plan["backend"], len(structures), len(records) - len(labelled), plan["reference_energies"],
+         f"; {plan['mace']['max_epochs']} epochs ({plan['settings_why']['mace_epochs']})" if "mace" in plan else "")

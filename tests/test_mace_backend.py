@@ -1,13 +1,18 @@
 """The MACE backend with the real ``mace_run_train`` on real pw.x labels (tests/data/si_labels).
 
-A committee of two tiny MACE members (a few epochs each, about a minute in all on 2 cores) is trained
-once per module; the checks are on the plumbing (files, shapes, delta composition, MD, committee keys),
-not on accuracy, which a few epochs cannot give.
+Two tiny two-member MACE committees (a few epochs each) are trained once per module: one with
+``mace_committee``, one through the workflow's committee pipeline (``plan_committee(backend="mace")``,
+``train_member``, ``collect_committee``, two members at a time). The checks are on the plumbing (files,
+manifest, shapes, delta composition, MD, committee keys, report), not on accuracy, which a few epochs
+cannot give.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +23,40 @@ from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+from mlip_autopipec.potentials import ace
 from mlip_autopipec.potentials.baselines import make_baseline
+from mlip_autopipec.potentials.committee import (
+    CommitteeCalculator,
+    collect_committee,
+    get_backend,
+    load_manifest,
+    load_split,
+    member_calculator,
+    plan_committee,
+    train_member,
+)
 from mlip_autopipec.potentials.dataset import load_structures
-from mlip_autopipec.potentials.delta import delta_targets, reference_energies, reference_energy
+from mlip_autopipec.potentials.delta import (
+    delta_targets,
+    reference_energies,
+    reference_energy,
+)
 from mlip_autopipec.potentials.ensemble import EnsembleCalculator
 from mlip_autopipec.potentials.mace_backend import (
     ENERGY_KEY,
     FORCES_KEY,
     RESULT_NAME,
     STRESS_KEY,
+    TARGET_STEPS,
+    choose_mace_epochs,
     mace_committee,
     mace_member_calculator,
     write_mace_dataset,
+)
+from mlip_autopipec.potentials.metrics import (
+    load_metrics,
+    report_committee,
+    training_curves,
 )
 
 FIXTURE = Path(__file__).parent / "data" / "si_labels" / "si_labels.extxyz"
@@ -139,3 +166,130 @@ def test_committee_spread(committee, si_frames: list[Atoms]) -> None:
     assert results["member_energy"].shape == (2,) and results["forces"].shape == (len(atoms), 3)
     assert results["force_std"].shape == (len(atoms),) and np.isfinite(results["max_force_std"])
     assert results["energy_std"] > 0.0  # different seeds and bootstrap resamples give different members
+
+
+# --- the committee pipeline with backend mace (what the workflow runs) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def mace_manifest(si_frames: list[Atoms], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """plan (backend mace) -> train_member x 2 (in parallel, as two workflow jobs would) -> collect."""
+    workdir = tmp_path_factory.mktemp("mace_pipeline")
+    plan_committee(si_frames, workdir, ["Si"], committee_size=2, backend="mace", mace_epochs=EPOCHS)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda member: train_member(workdir, member), range(2)))
+    return collect_committee(workdir)
+
+
+def test_plan_shares_split_and_resamples_with_ace(si_frames: list[Atoms], tmp_path: Path) -> None:
+    """Same held-out structures and references for both backends; backend and epochs enter the hash."""
+    plans = {
+        name: plan_committee(si_frames, tmp_path / name, ["Si"], committee_size=2, backend=name)  # type: ignore[arg-type]
+        for name in ("ace", "mace")
+    }
+    ace_plan, mace_plan = plans["ace"], plans["mace"]
+    assert ace_plan["backend"] == "ace" and "mace" not in ace_plan
+    for key in ("training_ids", "test_ids", "reference_energies", "settings", "split"):
+        assert ace_plan[key] == mace_plan[key], key
+    assert ace_plan["config_hash"] != mace_plan["config_hash"]
+    epochs, why = choose_mace_epochs(len(mace_plan["training_ids"]))
+    assert mace_plan["mace"]["max_epochs"] == epochs and mace_plan["settings_why"]["mace_epochs"] == why
+    assert 40 <= epochs <= 400 and str(TARGET_STEPS) in why
+    assert choose_mace_epochs(3000)[0] < epochs  # more data, fewer epochs for the same steps
+    other = plan_committee(si_frames, tmp_path / "other", ["Si"], committee_size=2, backend="mace", mace_options={"num_channels": 16})
+    assert other["mace"]["hyperparameters"]["num_channels"] == 16 and other["config_hash"] != mace_plan["config_hash"]
+    with pytest.raises(ValueError, match="max_num_epochs"):
+        plan_committee(si_frames, tmp_path / "bad", ["Si"], backend="mace", mace_options={"max_num_epochs": 3})
+
+
+def test_manifest_says_mace_and_points_at_models(mace_manifest: Path) -> None:
+    manifest = json.loads(mace_manifest.read_text())
+    root = mace_manifest.parent
+    assert manifest["backend"] == "mace" and manifest["mace"]["max_epochs"] == EPOCHS
+    assert len(manifest["members"]) == 2 and len({m["seed"] for m in manifest["members"]}) == 2
+    assert ace.RESULT_NAME == RESULT_NAME == "member.json"  # the workflow rule's output, for either backend
+    for member in manifest["members"]:
+        model = root / member["model"]
+        assert not Path(member["model"]).is_absolute() and model.suffix == ".model" and model.is_file()
+        assert (root / member["mace_log"]).read_text().strip() and (root / member["mace_curve"]).is_file()
+        assert "potential_yace" not in member  # .yace export is ACE-only
+        facts = json.loads((model.parent / RESULT_NAME).read_text())
+        assert facts["seed"] == member["seed"] and facts["max_epochs"] == EPOCHS
+        assert set(member["bootstrap"]) <= set(manifest["training_ids"])  # members never see test structures
+        assert sum(member["bootstrap"].values()) == len(manifest["training_ids"]) == member["n_frames_written"]
+        assert member["n_training_structures"] == len(member["bootstrap"]) and member["wall_time_s"] > 0
+    assert manifest["members"][0]["bootstrap"] != manifest["members"][1]["bootstrap"]
+
+
+def test_committee_calculator_mace_mean_spread_and_md(mace_manifest: Path) -> None:
+    calc = CommitteeCalculator(mace_manifest, extrapolation_grade=False)
+    atoms = bulk("Si", "diamond", 5.43, cubic=True)
+    atoms.rattle(0.05, seed=4)
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    results = calc.results
+    assert forces.shape == (8, 3) and np.isfinite(forces).all() and np.isfinite(results["energy"])
+    assert results["force_std"].shape == (8,) and results["max_force_std"] > 0 and results["energy_std"] >= 0
+    assert results["stress"].shape == (6,) and results["member_stress"].shape == (2, 6)
+    assert "gamma" not in results  # ACE's extrapolation grade has no MACE analogue
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=300, friction=0.02, rng=np.random.default_rng(1))
+    dyn.run(10)
+    assert dyn.nsteps == 10 and np.isfinite(atoms.positions).all() and np.isfinite(calc.results["max_force_std"])
+
+
+def test_mace_members_take_slabs_as_they_are(mace_manifest: Path) -> None:
+    """No ace_view: a slab with less vacuum than ACE's cutoff is evaluated; no stress without full periodicity."""
+    from ase.build import diamond100
+
+    slab = diamond100("Si", size=(2, 2, 4), vacuum=1.0)
+    slab.pbc = (True, True, False)
+    slab.calc = CommitteeCalculator(mace_manifest, extrapolation_grade=False)
+    assert np.isfinite(slab.get_forces()).all() and "stress" not in slab.calc.results
+    with pytest.raises(ValueError, match="vacuum"):
+        ace.ace_view(slab)
+
+
+def test_member_calculator_fast_equals_sum(mace_manifest: Path) -> None:
+    manifest = load_manifest(mace_manifest)
+    fast, slow = member_calculator(manifest, 1), member_calculator(manifest, 1, fast=False)
+    crystal = bulk("Si", "diamond", 5.43, cubic=True)
+    crystal.rattle(0.05, seed=2)
+    dimer = Atoms("Si2", positions=[[0, 0, 0], [0, 0, 1.2]], cell=[12, 12, 12], pbc=True)
+    for atoms in (crystal, dimer):
+        a, b = atoms.copy(), atoms.copy()
+        a.calc, b.calc = fast, slow
+        assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-9)
+        np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-9)
+        np.testing.assert_allclose(a.get_stress(), b.get_stress(), atol=1e-10)
+    # the committee mean of member 1 alone is that member
+    single = CommitteeCalculator(manifest, extrapolation_grade=False, members=[1])
+    probe = crystal.copy()
+    probe.calc = single
+    a = crystal.copy()
+    a.calc = fast
+    assert probe.get_potential_energy() == pytest.approx(a.get_potential_energy(), abs=1e-9)
+
+
+def test_report_committee_mace(mace_manifest: Path, tmp_path: Path) -> None:
+    paths = report_committee(mace_manifest, tmp_path)
+    metrics = load_metrics(paths["metrics"])
+    _, test = load_split(load_manifest(mace_manifest))
+    assert metrics["committee"]["test"]["n_structures"] == len(test) > 0
+    for part in ("train", "test"):
+        for key in ("energy_rmse_per_atom", "force_rmse", "stress_rmse"):
+            assert np.isfinite(metrics["committee"][part][key]), (part, key)
+    assert len(metrics["members"]) == 2 and metrics["config_hash"] == json.loads(mace_manifest.read_text())["config_hash"]
+    curves = training_curves(load_manifest(mace_manifest))
+    assert len(curves) == 2 and all(len(c.step) == EPOCHS and np.isfinite(c.force_rmse).all() for c in curves)
+    for key in ("parity", "learning_curve"):
+        assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[key].stat().st_size > 10_000
+
+
+def test_backend_of_old_manifests_is_ace_and_torch_is_not_imported() -> None:
+    assert get_backend({"members": []}).name == "ace" and get_backend({"backend": "mace"}).name == "mace"
+    with pytest.raises(ValueError, match="unknown training backend"):
+        get_backend("nequip")
+    code = "import sys, mlip_autopipec.potentials.committee, mlip_autopipec.potentials.metrics; print(sorted({'torch', 'mace', 'pyace'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

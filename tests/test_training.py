@@ -204,6 +204,7 @@ def test_manifest_and_member_files(committee: Path, si_frames: list[Atoms]) -> N
     manifest = json.loads(committee.read_text())
     root = committee.parent
     assert len(manifest["members"]) == COMMITTEE_SIZE
+    assert manifest["backend"] == "ace" and "mace" not in manifest
     assert manifest["baseline"] == {"name": "zbl", "parameters": {}}
     assert set(manifest["reference_energies"]) == {"Si"} and -108 < manifest["reference_energies"]["Si"] < -105
     assert len(manifest["config_hash"]) == 16
@@ -262,6 +263,9 @@ def test_delta_learning_baseline_plus_model(committee: Path) -> None:
     crystal = bulk("Si", "diamond", 5.43, cubic=True)
     crystal.rattle(0.05, seed=2)
     assert energy_forces(full, crystal)[0] == pytest.approx(energy_forces(model_only, crystal)[0], abs=1e-9)
+    # A manifest written before the backend key existed is ACE and gives the same numbers.
+    legacy = {key: value for key, value in manifest.items() if key != "backend"}
+    assert energy_forces(CommitteeCalculator(legacy, extrapolation_grade=False), crystal)[0] == pytest.approx(energy_forces(full, crystal)[0], abs=1e-12)
     # The fast production path equals ASE's SumCalculator (make_delta_calculator) composition.
     fast, slow = member_calculator(manifest, 0), member_calculator(manifest, 0, fast=False)
     for atoms in (dimer, crystal):
@@ -299,3 +303,13 @@ def test_committee_evaluates_slabs_and_refuses_thin_vacuum(committee: Path) -> N
     thin.pbc = (True, True, False)
     with pytest.raises(ValueError, match="vacuum"):
         ace_view(thin)
+
+
+def test_model_cutoff_is_the_reach_of_a_force() -> None:
+    """Carving keeps this radius intact: ACE's cutoff, MACE's r_max times its message-passing layers."""
+    from mlip_autopipec.potentials.committee import model_cutoff
+    from mlip_autopipec.potentials.mace_backend import TINY_MACE
+
+    assert model_cutoff({"settings": {"cutoff": 5.0}}) == 5.0  # manifests before backends existed are ACE
+    mace = {"backend": "mace", "settings": {"cutoff": 5.0}, "mace": {"hyperparameters": {**TINY_MACE, "r_max": 4.5}}}
+    assert model_cutoff(mace) == 4.5 * TINY_MACE["num_interactions"]

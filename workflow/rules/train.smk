@@ -1,4 +1,5 @@
-# Module D: a committee of delta-learned ACE potentials, one SLURM job per member.
+# Module D: a committee of delta-learned potentials (train.backend: ace or mace), one SLURM job per member.
+# Either backend writes member_KK/member.json; the plan records the backend, so members only read plan.json.
 
 
 rule train_plan:

@@ -1,4 +1,4 @@
-"""A committee of delta-learned ACE members: plan, train member k (one job each), collect, and run.
+"""A committee of delta-learned ACE or MACE members: plan, train member k (one job each), collect, and run.
 
 Why a committee: the spread of N independently trained members (different seeds, bootstrap
 resamples of the training set) is large where the data do not constrain the model, which is the
@@ -8,16 +8,23 @@ energies, training and test structure ids, settings and a config hash.
 
 Workflow use: ``plan_committee`` once, ``train_member(workdir, k)`` as N separate jobs (they only
 read the plan's files), ``collect_committee`` once; ``train_committee`` does all three in one call.
+
+Backends: ``plan_committee(backend="ace" | "mace")``. The split, reference energies, bootstrap
+resamples and member seeds are the backend-independent part (so both backends see the same
+held-out structures); a ``Backend`` holds the rest: how a member trains, what its manifest entry
+records, how it is loaded and which view of a structure it evaluates. Plans and manifests without
+a ``backend`` key are ACE (written before MACE was selectable).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
@@ -28,11 +35,31 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz, atomic_write_json
 from mlip_autopipec.data.ids import parameters_hash
-from mlip_autopipec.potentials.ace import RESULT_NAME, ace_view, AceMemberResult, AceTrainingSettings, choose_ace_settings, train_ace_member
+from mlip_autopipec.potentials.ace import (
+    RESULT_NAME,
+    AceMemberResult,
+    AceTrainingSettings,
+    ace_view,
+    choose_ace_settings,
+    train_ace_member,
+)
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.dataset import bootstrap_counts, split_train_test
+from mlip_autopipec.potentials.delta import (
+    delta_targets,
+    make_delta_calculator,
+    reference_energies,
+    reference_energy,
+)
 from mlip_autopipec.potentials.ensemble import spread_results
-from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, reference_energies, reference_energy
+from mlip_autopipec.potentials.mace_backend import (
+    TINY_MACE,
+    MaceMemberResult,
+    check_mace_options,
+    choose_mace_epochs,
+    fit_mace_member,
+    load_mace_model,
+)
 from mlip_autopipec.potentials.pair import PairPotential
 
 MANIFEST_NAME = "committee.json"
@@ -40,6 +67,7 @@ PLAN_NAME = "plan.json"
 TRAIN_NAME = "train.extxyz"
 TEST_NAME = "test.extxyz"
 MANIFEST_VERSION = 1
+BackendName = Literal["ace", "mace"]
 
 
 def member_dir(workdir: str | Path, member: int) -> Path:
@@ -47,8 +75,136 @@ def member_dir(workdir: str | Path, member: int) -> Path:
 
 
 def member_seed(settings: AceTrainingSettings, member: int) -> int:
-    """Each member's pacemaker seed: distinct and reproducible."""
+    """Each member's trainer seed (pacemaker or mace): distinct and reproducible."""
     return int(settings.seed) + 1000 * (member + 1)
+
+
+def member_weights(settings: AceTrainingSettings, n_train: int, member: int) -> np.ndarray:
+    """How often member ``member`` draws each training structure: its bootstrap resample, or all once."""
+    return bootstrap_counts(n_train, settings.seed, member) if settings.bootstrap else np.ones(n_train, dtype=int)
+
+
+# --- what differs between the backends ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberJob:
+    """One member's training inputs, built the same way for every backend (shared split, resample, seed)."""
+
+    plan: Mapping[str, Any]
+    train: list[Atoms]
+    workdir: Path
+    weights: np.ndarray
+    seed: int
+    baseline: BaseCalculator | None
+    timeout_s: float | None = None
+    active_set: bool = True
+    threads: int = 1
+
+
+def _train_ace(job: MemberJob) -> AceMemberResult:
+    settings = AceTrainingSettings(**job.plan["settings"])
+    return train_ace_member(
+        job.train, job.workdir, settings, job.plan["elements"], job.baseline, job.plan["reference_energies"],
+        weights=job.weights, seed=job.seed, active_set=job.active_set, timeout_s=job.timeout_s,
+    )
+
+
+def _train_mace(job: MemberJob) -> MaceMemberResult:
+    mace = job.plan["mace"]
+    return fit_mace_member(
+        job.train, job.workdir, job.plan["elements"], job.baseline, job.plan["reference_energies"],
+        seed=job.seed, max_epochs=int(mace["max_epochs"]), weights=job.weights, options=mace["options"],
+        threads=job.threads, timeout_s=job.timeout_s,
+    )
+
+
+def _ace_entry(result: AceMemberResult, root: Path) -> dict[str, Any]:
+    return {
+        "potential_yaml": _relative(result.potential_yaml, root),
+        "potential_yace": _relative(result.potential_yace, root),
+        "active_set": _relative(result.active_set, root),
+        "pacemaker_log": _relative(result.log, root),
+        "pacemaker_metrics": _relative(result.metrics, root),
+        "n_functions": result.n_functions,
+    }
+
+
+def _mace_entry(result: MaceMemberResult, root: Path) -> dict[str, Any]:
+    return {
+        "model": _relative(result.model, root),
+        "mace_log": _relative(result.log, root),
+        "mace_curve": _relative(result.curve, root),
+        "max_epochs": result.max_epochs,
+        "n_frames_written": result.n_frames_written,
+    }
+
+
+def _load_ace(root: Path, member: Mapping[str, Any], extrapolation_grade: bool) -> Calculator:
+    from pyace import PyACECalculator
+
+    if extrapolation_grade and member.get("active_set"):
+        calc = PyACECalculator(str(root / member["potential_yaml"]))
+        calc.set_active_set(str(root / member["active_set"]))
+        return calc
+    return PyACECalculator(str(root / member["potential_yace"]))
+
+
+def _load_mace(root: Path, member: Mapping[str, Any], extrapolation_grade: bool) -> Calculator:
+    """The bare MACE model; ``extrapolation_grade`` is ACE's active-set gamma, which MACE has no analogue of."""
+    return load_mace_model(root / member["model"])
+
+
+def _as_is(atoms: Atoms) -> Atoms:
+    """MACE takes any periodicity (slabs, wires, molecules) as it is."""
+    return atoms
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The backend-specific steps of a committee; everything else is shared.
+
+    ``train``: fit one member (writes ``member_KK/member.json``); ``result``: that file back as the
+    backend's result; ``entry``: the member's manifest fields (paths relative to the committee
+    folder); ``load``: the bare model calculator of a manifest entry; ``view``: the structure as
+    the model evaluates it (ACE: slabs made fully periodic, see ``ace.ace_view``).
+    """
+
+    name: BackendName
+    train: Callable[[MemberJob], Any]
+    result: Callable[[Mapping[str, Any]], Any]
+    entry: Callable[[Any, Path], dict[str, Any]]
+    load: Callable[[Path, Mapping[str, Any], bool], Calculator]
+    view: Callable[[Atoms], Atoms]
+
+
+BACKENDS: dict[str, Backend] = {
+    "ace": Backend("ace", _train_ace, AceMemberResult.from_json, _ace_entry, _load_ace, ace_view),
+    "mace": Backend("mace", _train_mace, MaceMemberResult.from_json, _mace_entry, _load_mace, _as_is),
+}
+
+
+def get_backend(source: str | Mapping[str, Any]) -> Backend:
+    """The backend by name or of a plan/manifest; one without a ``backend`` key is ACE (older manifests)."""
+    name = source if isinstance(source, str) else source.get("backend", "ace")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown training backend {name!r}; use one of {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+# --- plan, train, collect ------------------------------------------------------------------------
+
+_HASHED = ("elements", "committee_size", "backend", "mace", "baseline", "reference_energies", "settings", "training_ids", "test_ids")
+
+
+def _mace_plan(n_train: int, epochs: int | None, options: Mapping[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """The plan's ``mace`` block (epochs, the user's flags, the resulting hyperparameters) and why those epochs."""
+    options = check_mace_options(options)
+    if epochs is None:
+        epochs, why = choose_mace_epochs(n_train, options)
+    else:
+        why = "set by the user (train.mace_epochs)"
+    return {"max_epochs": int(epochs), "options": options, "hyperparameters": {**TINY_MACE, **options}}, why
 
 
 def plan_committee(
@@ -60,14 +216,22 @@ def plan_committee(
     baseline_params: Mapping[str, Any] | None = None,
     settings: AceTrainingSettings | None = None,
     isolated_energies: Mapping[str, float] | None = None,
+    backend: BackendName = "ace",
+    mace_epochs: int | None = None,
+    mace_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Split the data (test held out by structure), fit reference energies on the training delta targets,
     write ``train.extxyz``, ``test.extxyz`` and ``plan.json`` into ``workdir``; return the plan.
 
-    ``settings`` default to ``choose_ace_settings(len(structures), elements)``.
+    ``settings`` default to ``choose_ace_settings(len(structures), elements)``; their test fraction,
+    seed and bootstrap flag drive the split and resamples of either backend, the basis keys only ACE.
+    ``backend="mace"`` also records ``mace``: ``max_epochs`` (``mace_epochs``, else
+    ``choose_mace_epochs`` of the training-set size), ``options`` (extra ``mace_run_train`` flags)
+    and the resulting ``hyperparameters``; all of it enters ``config_hash``.
     """
     if committee_size < 1:
         raise ValueError(f"committee_size must be >= 1, got {committee_size}")
+    backend = get_backend(backend).name
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     why: dict[str, str] = {}
@@ -78,11 +242,16 @@ def plan_committee(
     split = split_train_test(list(structures), settings.test_fraction, settings.seed)
     if not split.train:
         raise ValueError("no training structures after the split")
+    mace: dict[str, Any] | None = None
+    if backend == "mace":
+        mace, why["mace_epochs"] = _mace_plan(len(split.train), mace_epochs, mace_options)
     references = reference_energies(delta_targets(split.train, base), elements=list(elements), isolated=isolated_energies)
     atomic_write_extxyz(workdir / TRAIN_NAME, split.train)
     atomic_write_extxyz(workdir / TEST_NAME, split.test)
     plan = {
         "version": MANIFEST_VERSION,
+        "backend": backend,
+        **({"mace": mace} if mace is not None else {}),
         "elements": sorted(set(elements)),
         "committee_size": int(committee_size),
         "baseline": {"name": baseline, "parameters": params},
@@ -100,7 +269,7 @@ def plan_committee(
         "training_ids": split.train_ids,
         "test_ids": split.test_ids,
     }
-    plan["config_hash"] = parameters_hash({k: plan[k] for k in ("elements", "committee_size", "baseline", "reference_energies", "settings", "training_ids", "test_ids")})
+    plan["config_hash"] = parameters_hash({k: plan[k] for k in _HASHED if k in plan})
     atomic_write_json(workdir / PLAN_NAME, plan)
     return plan
 
@@ -116,11 +285,15 @@ def _read(path: Path) -> list[Atoms]:
     return frames if isinstance(frames, list) else [frames]
 
 
-def train_member(workdir: str | Path, member: int, timeout_s: float | None = None, active_set: bool = True) -> AceMemberResult:
+def train_member(
+    workdir: str | Path, member: int, timeout_s: float | None = None, active_set: bool = True, threads: int = 1
+) -> AceMemberResult | MaceMemberResult:
     """Train committee member ``member`` from the plan in ``workdir`` (one workflow job per member).
 
     The member fits its own bootstrap resample of the training set (seeded by settings seed and
-    member index) with its own pacemaker seed, in ``workdir/member_KK``.
+    member index) with its own trainer seed, in ``workdir/member_KK``, with the plan's backend;
+    either backend leaves ``member_KK/member.json``. ``active_set``: ACE only; ``threads``: MACE's
+    torch threads.
     """
     workdir = Path(workdir).resolve()
     plan = load_plan(workdir)
@@ -128,26 +301,25 @@ def train_member(workdir: str | Path, member: int, timeout_s: float | None = Non
         raise ValueError(f"member {member} is outside 0..{plan['committee_size'] - 1}")
     settings = AceTrainingSettings(**plan["settings"])
     train = _read(workdir / plan["split"]["train_file"])
-    weights = bootstrap_counts(len(train), settings.seed, member) if settings.bootstrap else np.ones(len(train), dtype=int)
-    baseline = make_manifest_baseline(plan)
-    return train_ace_member(
-        train,
-        member_dir(workdir, member),
-        settings,
-        plan["elements"],
-        baseline,
-        plan["reference_energies"],
-        weights=weights,
+    job = MemberJob(
+        plan=plan,
+        train=train,
+        workdir=member_dir(workdir, member),
+        weights=member_weights(settings, len(train), member),
         seed=member_seed(settings, member),
-        active_set=active_set,
+        baseline=make_manifest_baseline(plan),
         timeout_s=timeout_s,
+        active_set=active_set,
+        threads=threads,
     )
+    return get_backend(plan).train(job)
 
 
 def collect_committee(workdir: str | Path) -> Path:
     """Write ``committee.json`` from the plan and every member's ``member.json``; return its path."""
     workdir = Path(workdir).resolve()
     plan = load_plan(workdir)
+    backend = get_backend(plan)
     settings = AceTrainingSettings(**plan["settings"])
     train_ids = plan["training_ids"]
     members = []
@@ -155,25 +327,20 @@ def collect_committee(workdir: str | Path) -> Path:
         path = member_dir(workdir, member) / RESULT_NAME
         if not path.is_file():
             raise FileNotFoundError(f"committee member {member} has not been trained (no {path})")
-        result = AceMemberResult.from_json(json.loads(path.read_text()))
-        counts = bootstrap_counts(len(train_ids), settings.seed, member) if settings.bootstrap else np.ones(len(train_ids), dtype=int)
+        result = backend.result(json.loads(path.read_text()))
         members.append(
             {
                 "index": member,
                 "seed": result.seed,
-                "potential_yaml": _relative(result.potential_yaml, workdir),
-                "potential_yace": _relative(result.potential_yace, workdir),
-                "active_set": _relative(result.active_set, workdir) if result.active_set else None,
-                "pacemaker_log": _relative(result.log, workdir),
-                "pacemaker_metrics": _relative(result.metrics, workdir) if result.metrics else None,
-                "n_functions": result.n_functions,
+                **backend.entry(result, workdir),
                 "n_training_structures": result.n_structures,
-                "bootstrap": _bootstrap_by_id(train_ids, counts),
+                "bootstrap": _bootstrap_by_id(train_ids, member_weights(settings, len(train_ids), member)),
                 "wall_time_s": result.wall_time_s,
             }
         )
     manifest = {
         **plan,
+        "backend": backend.name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "members": members,
     }
@@ -209,9 +376,12 @@ def train_committee(
     isolated_energies: Mapping[str, float] | None = None,
     parallel: int = 1,
     timeout_s: float | None = None,
+    backend: BackendName = "ace",
+    mace_epochs: int | None = None,
+    mace_options: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Plan, train every member (``parallel`` pacemaker processes at a time) and collect; return the manifest path."""
-    plan_committee(structures, workdir, elements, committee_size, baseline, baseline_params, settings, isolated_energies)
+    """Plan, train every member (``parallel`` trainer processes at a time) and collect; return the manifest path."""
+    plan_committee(structures, workdir, elements, committee_size, baseline, baseline_params, settings, isolated_energies, backend, mace_epochs, mace_options)
     with ThreadPoolExecutor(max_workers=max(1, int(parallel))) as pool:
         futures = [pool.submit(train_member, workdir, member, timeout_s) for member in range(committee_size)]
         for future in futures:
@@ -236,14 +406,18 @@ def load_split(manifest: Mapping[str, Any]) -> tuple[list[Atoms], list[Atoms]]:
 
 
 def _member_model(manifest: Mapping[str, Any], member: Mapping[str, Any], extrapolation_grade: bool) -> Calculator:
-    from pyace import PyACECalculator
+    return get_backend(manifest).load(Path(manifest["_root"]), member, extrapolation_grade)
 
-    root = Path(manifest["_root"])
-    if extrapolation_grade and member.get("active_set"):
-        calc = PyACECalculator(str(root / member["potential_yaml"]))
-        calc.set_active_set(str(root / member["active_set"]))
-        return calc
-    return PyACECalculator(str(root / member["potential_yace"]))
+
+def model_cutoff(manifest: Mapping[str, Any]) -> float:
+    """How far (A) an atom's force depends on its neighbours: what a carved environment must keep intact.
+
+    ACE: its radial cutoff. MACE: ``r_max`` times the number of message-passing layers (its receptive field).
+    """
+    if get_backend(manifest).name == "mace":
+        hyper = manifest["mace"]["hyperparameters"]
+        return float(hyper["r_max"]) * int(hyper["num_interactions"])
+    return float(manifest["settings"]["cutoff"])
 
 
 def make_manifest_baseline(manifest: Mapping[str, Any]) -> BaseCalculator | None:
@@ -317,24 +491,33 @@ class BaselineEvaluator:
         return energy, forces, stress
 
 
-class AceDeltaCalculator(Calculator):
-    """One member for production MD: baseline (Verlet-listed) + ACE (``.yace``) + reference energies.
+class DeltaMemberCalculator(Calculator):
+    """One member for production MD: baseline (Verlet-listed) + model + reference energies.
 
-    Same numbers as ``make_delta_calculator(baseline, PyACECalculator(yace), references)``, in one
-    ``calculate`` without ``SumCalculator``'s per-part copies.
+    Same numbers as ``make_delta_calculator(baseline, model, references)``, in one ``calculate``
+    without ``SumCalculator``'s per-part copies. ``view``: the structure as the model takes it
+    (``ace_view`` for ACE, the default; as it is for MACE).
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, model: Calculator, baseline: BaseCalculator | None, reference_energies: Mapping[str, float], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Calculator,
+        baseline: BaseCalculator | None,
+        reference_energies: Mapping[str, float],
+        view: Callable[[Atoms], Atoms] = ace_view,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.model = model
         self.baseline = BaselineEvaluator(baseline)
         self.reference_energies = dict(reference_energies)
+        self.view = view
 
     def _model(self, atoms: Atoms, periodic: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
         model = self.model
-        atoms = ace_view(atoms)
+        atoms = self.view(atoms)
         if hasattr(model, "ace") and hasattr(model, "get_atomic_env"):
             # PyACECalculator's own steps without its per-call extras (projections, gamma, copies):
             # about 15% of an MD step for 64 atoms. Virial order xx yy zz xy xz yz -> Voigt yz xz xy.
@@ -362,27 +545,33 @@ class AceDeltaCalculator(Calculator):
             self.results["stress"] = model_stress + base_stress
 
 
+AceDeltaCalculator = DeltaMemberCalculator  # the name before MACE members existed
+
+
 def member_calculator(manifest: Mapping[str, Any] | str | Path, member: int = 0, fast: bool = True) -> BaseCalculator:
-    """One member as a production calculator: baseline + ACE (``.yace``) + reference energies.
+    """One member as a production calculator: baseline + model (ACE ``.yace`` or MACE ``.model``) + reference energies.
 
     ``fast=False`` builds the same sum with ``make_delta_calculator`` (ASE ``SumCalculator``).
     """
     manifest = manifest if isinstance(manifest, Mapping) else load_manifest(manifest)
+    backend = get_backend(manifest)
     baseline = make_manifest_baseline(manifest)
     model = _member_model(manifest, manifest["members"][member], extrapolation_grade=False)
     if fast:
-        return AceDeltaCalculator(model, baseline, manifest["reference_energies"])
+        return DeltaMemberCalculator(model, baseline, manifest["reference_energies"], view=backend.view)
     return make_delta_calculator(baseline, model, manifest["reference_energies"])
 
 
 class CommitteeCalculator(Calculator):
-    """Mean of the members (each = baseline + ACE + reference energies) and their spread.
+    """Mean of the members (each = baseline + ACE or MACE model + reference energies) and their spread.
 
     ``results`` beyond energy/forces/stress: ``energy_std`` (eV), ``energy_std_per_atom``,
     ``force_std`` (per atom: norm of the per-component std over members, eV/A), ``max_force_std``,
     ``mean_force_std``, ``stress_std`` (Voigt), ``member_energy`` / ``member_forces`` /
-    ``member_stress`` (each member's full prediction) and, when the members carry an active set,
-    ``gamma`` (per atom, the largest extrapolation grade over members) and ``max_gamma``.
+    ``member_stress`` (each member's full prediction) and, when ACE members carry an active set,
+    ``gamma`` (per atom, the largest extrapolation grade over members) and ``max_gamma``; stress
+    only for fully periodic cells. MACE members see the structure as it is, ACE members its
+    ``ace_view`` (slabs made fully periodic).
     The baseline and reference energies are shared by all members, so they shift the mean but
     do not enter the spread; ``include_baseline=False`` drops the baseline (for checks only).
     """
@@ -402,6 +591,7 @@ class CommitteeCalculator(Calculator):
     ) -> None:
         super().__init__(**kwargs)
         self.manifest = dict(manifest) if isinstance(manifest, Mapping) else load_manifest(manifest)
+        self.backend = get_backend(self.manifest)
         chosen = list(range(len(self.manifest["members"]))) if members is None else list(members)
         self.models = [_member_model(self.manifest, self.manifest["members"][k], extrapolation_grade) for k in chosen]
         self.baseline = make_manifest_baseline(self.manifest) if include_baseline else None
@@ -422,7 +612,7 @@ class CommitteeCalculator(Calculator):
         shift_energy = base_energy + reference_energy(atoms, self.reference_energies)
         shift_stress = base_stress if base_stress is not None else np.zeros(6)
         energies, forces, stresses, gammas = [], [], [], []
-        view = ace_view(atoms)
+        view = self.backend.view(atoms)
         for model in self.models:
             model.calculate(view, ["energy", "forces", "stress"], all_changes)
             energies.append(float(model.results["energy"]) + shift_energy)
@@ -446,11 +636,17 @@ def committee_wall_time(manifest: Mapping[str, Any]) -> float:
 
 
 __all__ = [
+    "BACKENDS",
     "AceDeltaCalculator",
+    "Backend",
     "BaselineEvaluator",
     "CommitteeCalculator",
+    "DeltaMemberCalculator",
+    "MemberJob",
     "collect_committee",
+    "get_backend",
     "load_manifest",
+    "model_cutoff",
     "load_split",
     "member_calculator",
     "plan_committee",

@@ -10,10 +10,10 @@ in eV/A^3 (and GPa).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -26,6 +26,7 @@ from ase.calculators.calculator import BaseCalculator  # noqa: E402
 
 from mlip_autopipec.data.atomic_io import atomic_write_json  # noqa: E402
 from mlip_autopipec.potentials.delta import dft_labels  # noqa: E402
+from mlip_autopipec.potentials.mace_backend import read_mace_curve  # noqa: E402
 
 EV_A3_TO_GPA = 1.0 / units.GPa
 
@@ -174,39 +175,88 @@ def read_pacemaker_metrics(path: str | Path) -> pd.DataFrame:
     return frame.dropna(subset=["iter_num"]) if "iter_num" in frame.columns else frame
 
 
+@dataclass(frozen=True)
+class TrainingCurve:
+    """One member's errors on delta targets during training: force RMSE (eV/A per component) and energy RMSE (eV/atom)."""
+
+    index: int
+    step: np.ndarray
+    force_rmse: np.ndarray
+    energy_rmse_per_atom: np.ndarray
+
+
+Curve = tuple[np.ndarray, np.ndarray, np.ndarray]  # step, force RMSE, energy RMSE per atom
+
+
+def _pacemaker_curve(path: Path) -> Curve:
+    frame = read_pacemaker_metrics(path)
+    return frame["iter_num"].to_numpy(float), frame["rmse_f_comp"].to_numpy(float), frame["rmse_epa"].to_numpy(float)
+
+
+def _mace_curve(path: Path) -> Curve:
+    rows = read_mace_curve(path)
+    epoch, force, energy = (np.array([row[key] for row in rows], dtype=float) for key in ("epoch", "rmse_f", "rmse_e_per_atom"))
+    return epoch, force, energy
+
+
+class CurveSource(NamedTuple):
+    """Where a backend's member keeps its training curve (manifest key), how to read it, how to label it."""
+
+    key: str
+    read: Callable[[Path], Curve]
+    xlabel: str
+    which: str
+    title: str
+
+
+CURVE_SOURCES: dict[str, CurveSource] = {
+    "ace": CurveSource("pacemaker_metrics", _pacemaker_curve, "BFGS iteration", "train", "pacemaker training curves (delta targets)"),
+    "mace": CurveSource("mace_curve", _mace_curve, "epoch", "validation", "MACE validation curves (delta targets, mace's own validation frames)"),
+}
+
+
+def training_curves(manifest: Mapping[str, Any]) -> list[TrainingCurve]:
+    """Every member's training curve that its trainer wrote (none for a backend or member without one)."""
+    root = Path(manifest.get("_root", "."))
+    source = CURVE_SOURCES[manifest.get("backend", "ace")]
+    curves = []
+    for member in manifest["members"]:
+        file = member.get(source.key)
+        if file and (root / file).is_file():
+            step, force, energy = source.read(root / file)
+            if len(step):
+                curves.append(TrainingCurve(member["index"], step, force, energy))
+    return curves
+
+
 def learning_curve_plot(
     manifest: Mapping[str, Any], path: str | Path, metrics: Mapping[str, Any] | None = None
 ) -> Path:
-    """Training curve of every member from pacemaker's ``metrics.txt`` (force and energy RMSE per BFGS step).
+    """Training curve of every member from its trainer's log (force and energy RMSE per step).
 
-    The committee's held-out errors (from ``metrics``) are drawn as dashed lines. When no member
-    has a pacemaker metrics file, it falls back to train/test error against each member's number
-    of training structures.
+    ACE: pacemaker's ``metrics.txt`` (training error per BFGS step); MACE: mace's ``results/*_train.txt``
+    (error on mace's validation frames per epoch). The committee's held-out errors (from ``metrics``)
+    are drawn as dashed lines. When no member has such a file, it falls back to train/test error
+    against each member's number of training structures.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    root = Path(manifest.get("_root", "."))
-    curves = []
-    for member in manifest["members"]:
-        file = member.get("pacemaker_metrics")
-        if file and (root / file).is_file():
-            frame = read_pacemaker_metrics(root / file)
-            if len(frame):
-                curves.append((member["index"], frame))
+    curves = training_curves(manifest)
+    source = CURVE_SOURCES[manifest.get("backend", "ace")]
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=110)
     test = (metrics or {}).get("committee", {}).get("test", {})
     if curves:
-        for index, frame in curves:
-            axes[0].plot(frame["iter_num"], frame["rmse_f_comp"], label=f"member {index}")
-            axes[1].plot(frame["iter_num"], 1e3 * frame["rmse_epa"], label=f"member {index}")
+        for curve in curves:
+            axes[0].plot(curve.step, curve.force_rmse, label=f"member {curve.index}")
+            axes[1].plot(curve.step, 1e3 * curve.energy_rmse_per_atom, label=f"member {curve.index}")
         for ax, key, scale in ((axes[0], "force_rmse", 1.0), (axes[1], "energy_rmse_per_atom", 1e3)):
             if key in test:
                 ax.axhline(scale * test[key], color="k", ls="--", lw=1, label="committee, held-out")
-            ax.set_xlabel("BFGS iteration")
+            ax.set_xlabel(source.xlabel)
             ax.set_yscale("log")
-        axes[0].set_ylabel("train force RMSE (eV/A)")
-        axes[1].set_ylabel("train energy RMSE (meV/atom)")
-        fig.suptitle("pacemaker training curves (delta targets)")
+        axes[0].set_ylabel(f"{source.which} force RMSE (eV/A)")
+        axes[1].set_ylabel(f"{source.which} energy RMSE (meV/atom)")
+        fig.suptitle(source.title)
     else:
         per_member = (metrics or {}).get("members", [])
         sizes = [m.get("n_training_structures", 0) for m in manifest["members"]]
@@ -243,7 +293,7 @@ def report_committee(manifest_path: str | Path, outdir: str | Path | None = None
     metrics["units"] = {"energy": "eV/atom", "force": "eV/A per component", "stress": "eV/A^3 (stress_rmse_gpa: GPa)"}
     return {
         "metrics": write_metrics(metrics, outdir / "metrics.json"),
-        "parity": parity_plot(predictions, outdir / "parity.png", title=f"committee of {len(manifest['members'])} (baseline {manifest['baseline']['name']})"),
+        "parity": parity_plot(predictions, outdir / "parity.png", title=f"{manifest.get('backend', 'ace').upper()} committee of {len(manifest['members'])} (baseline {manifest['baseline']['name']})"),
         "learning_curve": learning_curve_plot(manifest, outdir / "learning_curve.png", metrics),
     }
 
