@@ -64,6 +64,22 @@ def test_label_matches_a_direct_ase_run_and_is_cached(tmp_path: Path) -> None:
     assert LabelCache(full.label.cache_dir).get(record.structure_id, dft_hash(full.dft)) is not None
 
 
+def test_two_jobs_for_one_structure_run_pw_once(tmp_path: Path) -> None:
+    """A resumed run may start a label job while the killed run's orphan still labels the same structure:
+    the second waits on the cache entry's lock and takes the finished label instead of running pw.x."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    full = _config(tmp_path, label={"mpi": {"ntasks": 1}})
+    atoms = small_si_structures(1)[0]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(label_structure, atoms, full.dft, full.label, tmp_path / f"job{k}") for k in range(2)]
+        records = [future.result() for future in futures]
+    assert sorted(r.cache_hit for r in records) == [False, True]
+    assert records[0].energy == records[1].energy
+    ran = [k for k in range(2) if (tmp_path / f"job{k}").exists()]
+    assert len(ran) == 1 and len(list((tmp_path / f"job{ran[0]}").glob("attempt_*"))) == 1
+
+
 def test_a_run_that_fails_once_then_converges_keeps_its_attempt_history(tmp_path: Path) -> None:
     full = _config(tmp_path, dft={"electron_maxstep": 5})
     atoms = small_si_structures(1)[0]

@@ -135,16 +135,28 @@ def label_structure(
     ntasks: int | None = None,
     cache: LabelCache | None = None,
 ) -> LabelRecord:
-    """Label ``atoms``: from the cache when the same (structure, DFT parameters) was done, else with pw.x."""
+    """Label ``atoms``: from the cache when the same (structure, DFT parameters) was done, else with pw.x.
+
+    The cache entry stays locked while pw.x runs, so a concurrent job for the same pair waits and
+    then takes the finished label: pw.x never runs twice for one (structure id, DFT hash).
+    """
     sid = structure_id(atoms)
     key = dft_hash(dft)
     origin = origin or str(atoms.info.get("origin", "unknown"))
     cache = cache if cache is not None else LabelCache(label.cache_dir)
-    cached = cache.get(sid, key)
-    if cached is not None and (cached.state == "labelled" or _failure_is_final(cached, label)):
-        return cached.model_copy(update={"cache_hit": True, "iteration": iteration, "origin": origin})
+    with cache.lock(sid, key):
+        cached = cache.get(sid, key)
+        if cached is not None and (cached.state == "labelled" or _failure_is_final(cached, label)):
+            return cached.model_copy(update={"cache_hit": True, "iteration": iteration, "origin": origin})
+        record = _compute_label(atoms, dft, label, Path(workdir), iteration, origin, ntasks, sid, key)
+        cache.put(record)
+    return record
 
-    workdir = Path(workdir)
+
+def _compute_label(
+    atoms: Atoms, dft: DFTConfig, label: LabelConfig, workdir: Path, iteration: int, origin: str, ntasks: int | None, sid: str, key: str
+) -> LabelRecord:
+    """pw.x through the recovery ladder in ``workdir``; the record (labelled or failed), not yet cached."""
     scratch = workdir / "scratch"
     if scratch.exists():
         shutil.rmtree(scratch)  # a previous, killed job may have left a corrupt density
@@ -205,7 +217,6 @@ def label_structure(
     else:
         reason = f"{outcome.status}: {outcome.reason} (after {len(attempts)} attempt{'s' if len(attempts) > 1 else ''})"
         record = LabelRecord(state="failed", reason=reason, **fields)
-    cache.put(record)
     if not label.keep_scratch and scratch.exists():
         shutil.rmtree(scratch)
     return record
