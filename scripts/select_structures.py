@@ -17,7 +17,8 @@ n_generated = len(frames)
 for path in snakemake.input.explored:
     frames += read_frames(path)
 n_select = int(snakemake.params.select["initial_structures"])
-selection = select_structures(frames, n_select, list(snakemake.params.elements), int(snakemake.params.seed))
+selection = select_structures(frames, n_select, list(snakemake.params.elements), int(snakemake.params.seed),
+                              float(snakemake.params.select["cluster_fraction"]))
 chosen = [frames[i] for i in selection.indices]
 folder = Path(snakemake.output.folder)
 written = fan_out(chosen, folder, origin="generated")
@@ -28,6 +29,7 @@ summary = {
     "selected_from_exploration": sum(1 for i in selection.indices if i >= n_generated),
     "selected": len(written),
     "forced_isolated_atoms": len(selection.forced),
+    "few_atom_clusters": selection.n_few_atom_clusters,
     "coverage": selection.coverage,
     "clusters": selection.n_clusters,
     "pca_components": selection.n_components,

@@ -9,7 +9,7 @@ from mlip_autopipec.data.atomic_io import atomic_write_json
 from mlip_autopipec.data.structure_files import fan_out
 from mlip_autopipec.descriptors import DescriptorSpec
 from mlip_autopipec.joblog import job_logger
-from mlip_autopipec.potentials.committee import load_manifest
+from mlip_autopipec.potentials.committee import load_manifest, model_cutoff
 from mlip_autopipec.simulation.convergence import decide_status
 from mlip_autopipec.simulation.extraction import extract_uncertain
 from mlip_autopipec.simulation.uncertainty import remove_near_duplicates
@@ -19,7 +19,7 @@ log = job_logger("simulate", snakemake.log[0])
 al = snakemake.params.active_learning
 iteration = int(snakemake.wildcards.iteration)
 manifest = load_manifest(snakemake.input.manifest)
-cutoff = float(manifest["settings"]["cutoff"])
+cutoff = model_cutoff(manifest)
 
 uncertain = []
 summaries = []
@@ -44,7 +44,7 @@ remaining = max(0, int(snakemake.params.dft_budget) - labels_so_far)
 chosen = unique[: min(int(snakemake.params.per_iteration), remaining)]
 history = [json.loads(Path(p).read_text())["committee"]["test"].get("force_rmse", float("nan")) for p in snakemake.input.metrics]
 status = decide_status(summaries, float(al["converged_uncertain_fraction"]), history, labels_so_far, int(snakemake.params.dft_budget),
-                       float(al["min_error_improvement"]))
+                       float(al["min_error_improvement"]), al.get("target_force_rmse"))
 if status["status"] == "converged":
     chosen = []
 status["evidence"].update(uncertain_frames=len(uncertain), extracted=len(candidates), near_duplicates_removed=duplicates, selected=len(chosen),

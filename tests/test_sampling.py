@@ -244,3 +244,29 @@ def test_rebatch_merges_small_chunks_and_the_tail():
     batches = list(rebatch(chunks, min_rows=5))
     assert [len(batch) for batch in batches] == [7, 13]
     assert [len(batch) for batch in rebatch([np.ones((2, 2))], min_rows=5)] == [2]
+
+
+def test_structure_selection_caps_the_share_of_dimers_and_trimers():
+    """A dimer scan is a row of outliers in descriptor space; the cap keeps the picks mostly condensed."""
+    from ase import Atoms
+    from ase.build import bulk
+
+    from mlip_autopipec.sampling.structures import is_cluster, select_structures
+
+    dimers = [Atoms("Si2", positions=[[0, 0, 0], [0, 0, d]]) for d in np.linspace(1.6, 4.0, 25)]
+    cells = []
+    for seed in range(25):
+        atoms = bulk("Si", "diamond", 5.43 * (1 + 0.01 * (seed % 5)), cubic=True)
+        atoms.rattle(0.05 + 0.01 * seed, seed=seed)
+        cells.append(atoms)
+    isolated = Atoms("Si", pbc=False)
+    isolated.info["origin"] = "isolated_atom"
+    frames = [*dimers, *cells, isolated]
+    capped = select_structures(frames, 11, ["Si"], seed=0, cluster_fraction=0.2)
+    assert len(frames) - 1 in capped.indices and len(capped.indices) == 11
+    assert capped.n_few_atom_clusters == sum(is_cluster(frames[i]) for i in capped.indices) == 2
+    only_bulk = select_structures(frames, 11, ["Si"], seed=0, cluster_fraction=0.0)
+    assert only_bulk.n_few_atom_clusters == 0 and len(only_bulk.indices) == 11
+    # too few condensed frames for their share: clusters fill the rest of the budget
+    short = select_structures([*dimers, *cells[:3], isolated], 11, ["Si"], seed=0, cluster_fraction=0.2)
+    assert len(short.indices) == 11 and short.n_few_atom_clusters == 7

@@ -14,6 +14,8 @@ from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
 from mlip_autopipec.simulation.uncertainty import (
     Threshold,
     calibrate_threshold,
+    committee_threshold,
+    condensed,
     is_uncertain,
     remove_near_duplicates,
     samples_needed,
@@ -71,12 +73,23 @@ def test_percentile_is_honoured_and_reason_recorded() -> None:
     assert calibrate_threshold(values, 99.0).value > threshold.value
 
 
-def test_small_sample_falls_back_to_maximum() -> None:
+def test_small_sample_uses_a_log_normal_fit_not_an_outlier() -> None:
     assert samples_needed(95.0) == 20 and samples_needed(99.0) == 100 and samples_needed(50.0) == 10
     values = np.array([0.02, 0.05, 0.03, 0.04, 0.01])
     threshold = calibrate_threshold(values, 95.0)
-    assert threshold.value == pytest.approx(0.05) and threshold.n == 5
-    assert "only 5 training values" in threshold.reason and "maximum" in threshold.reason
+    logs = np.log(values)
+    expected = min(np.exp(logs.mean() + 1.6448536 * logs.std(ddof=1)), 0.05)
+    assert threshold.value == pytest.approx(expected, rel=1e-6) and threshold.n == 5
+    assert "only 5 training values" in threshold.reason and "log-normal" in threshold.reason
+    # one outlier among twelve spreads (a dimer at short range) must not set the threshold
+    rng = np.random.default_rng(1)
+    typical = rng.lognormal(np.log(0.05), 0.3, size=11)
+    with_outlier = np.append(typical, 3.0)
+    robust = calibrate_threshold(with_outlier, 95.0)
+    assert robust.value < 1.0 < with_outlier.max()
+    assert robust.value > np.median(typical)
+    # too few values, or a zero spread, cannot be fitted: the maximum is kept
+    assert calibrate_threshold([0.1, 0.3], 95.0).value == pytest.approx(0.3)
     # 19 values cannot resolve the 95th percentile, 20 can
     ramp = np.linspace(0.0, 1.0, 20)
     assert calibrate_threshold(ramp[:19], 95.0).value == pytest.approx(ramp[18])
@@ -154,6 +167,22 @@ def noisy_copy(atoms: Atoms, seed: int, uncertainty: float | None) -> Atoms:
     if uncertainty is not None:
         copy.info["uncertainty"] = uncertainty
     return copy
+
+
+def test_committee_threshold_ignores_clusters_and_honours_a_fixed_value() -> None:
+    """Dimers in the training set carry the largest spreads; the threshold is calibrated on the bulk cells."""
+    committee = LJCommittee()
+    bulk_cells = [rattled_cu(0.03, seed) for seed in range(25)]
+    dimers = [Atoms("Cu2", positions=[[0, 0, 0], [0, 0, d]]) for d in (1.6, 1.8, 2.0)]
+    assert condensed(bulk_cells + dimers) == bulk_cells
+    threshold = committee_threshold(committee, bulk_cells + dimers, 95.0)
+    assert threshold.n == 25 and "25 condensed training structures of 28" in threshold.reason
+    assert threshold.value == pytest.approx(calibrate_threshold(committee_spreads(bulk_cells, committee), 95.0).value)
+    assert threshold.value < committee_spreads(dimers, committee).max()
+    only_clusters = committee_threshold(committee, dimers, 95.0)
+    assert only_clusters.n == 3 and "all 3 training structures" in only_clusters.reason
+    fixed = committee_threshold(committee, bulk_cells, 95.0, fixed=0.01)
+    assert fixed.value == 0.01 and "fixed" in fixed.reason
 
 
 def test_near_duplicates_removed_distinct_kept_most_uncertain_kept() -> None:

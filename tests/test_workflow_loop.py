@@ -1,57 +1,286 @@
-"""The whole loop through Snakemake on a tiny Si case: iteration 0, a committee, committee MD, a decision.
+"""The whole loop through Snakemake on a tiny Si case, uninterrupted and killed at three points.
 
 Real everything: CHGNet exploration, DIRECT, pw.x labels, pacemaker members, committee MD; scaled down
-(8-atom cells, 20 BFGS steps) so that it runs in a few minutes on 2 cores.
+(8-atom cells, 20 BFGS steps) so that one loop runs in a couple of minutes on 2 cores. The threshold is
+forced low so that iteration 1 always finds uncertain structures, labels them and trains again.
+
+pw.x is called through a small counting wrapper (``label.command``), which logs every start and every
+completed run with its folder, so the tests can count DFT calls across a kill and a resume.
+
+Kill-and-resume: the run is started with the user's command (``mlip-pipe run``), and at a chosen moment
+every process of the run (Snakemake, job scripts, mpirun, pw.x, pacemaker) is frozen and SIGKILLed at
+once, as a node failure would. ``snakemake -n`` must still plan the rest; the same command (after
+``--unlock`` where Snakemake asks for it) must finish the run, with no pw.x run completed twice.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import stat
+import subprocess
+import time
 from pathlib import Path
 
+import ase.db
 import pytest
 import yaml
 
-from conftest import FAST_SI_DFT
-from test_workflow import snakemake
+from conftest import PYTHON, REPO, SNAKEFILE
+from mlip_autopipec.data.run_summary import run_summary
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 
+MLIP_PIPE = str(Path(PYTHON).parent / "mlip-pipe")
+SHORT_LOOP = REPO / "config" / "examples" / "si_short_loop.yaml"
+COUNTER = "pw_calls.log"
+WRAPPER = """#!/bin/sh
+# Counts pw.x runs for the tests (MPI rank 0 writes), then runs the real pw.x with the same arguments.
+rank="${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"
+[ "$rank" = 0 ] && echo "start $PWD" >> "COUNTER"
+pw.x "$@"
+rc=$?
+[ "$rank" = 0 ] && echo "end $rc $PWD" >> "COUNTER"
+exit $rc
+"""
 
-def test_short_loop_delivers_a_versioned_committee(tmp_path: Path) -> None:
-    config = {
-        "composition": "Si",
-        "temperatures": [300.0, 1200.0],
-        "max_iterations": 1,
-        "dft_budget": 40,
-        "generate": {"target_atoms": 8, "strained_per_temperature": 3, "surfaces": False},
-        "explore": {"steps": 20, "supercell_atoms": 8, "starts": 1, "ensembles": ["nvt"]},
-        "select": {"initial_structures": 12, "per_iteration": 3},
-        "train": {"committee_size": 2, "optimizer_steps": 20},
-        "active_learning": {"md_steps": 30, "check_every": 5, "max_uncertain_per_run": 2},
-        "dft": dict(FAST_SI_DFT),
-        "label": {"mpi": {"ntasks": 2}},
-    }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake(tmp_path, target=None)
-    models = tmp_path / "results/iter_0/models"
-    manifest = json.loads((models / "committee.json").read_text())
-    assert len(manifest["members"]) == 2 and manifest["baseline"]["name"] == "zbl"
-    assert set(manifest["reference_energies"]) == {"Si"} and manifest["training_ids"]
-    metrics = json.loads((models / "metrics.json").read_text())
-    assert metrics["committee"]["train"]["force_rmse"] > 0 and len(metrics["members"]) == 2
-    assert (models / "parity.png").stat().st_size > 1000 and (models / "learning_curve.png").stat().st_size > 1000
-    threshold = json.loads((models / "threshold.json").read_text())
-    assert threshold["value"] > 0 and "percentile" in threshold["reason"] or "maximum" in threshold["reason"]
-    status = json.loads((tmp_path / "results/iter_1/status.json").read_text())
-    assert status["status"] in ("converged", "continue")
+
+def write_loop_config(workdir: Path) -> None:
+    wrapper = workdir / "pw_counting.sh"
+    wrapper.write_text(WRAPPER.replace("COUNTER", str(workdir / COUNTER)))
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    config = yaml.safe_load(SHORT_LOOP.read_text())
+    config["max_iterations"] = 1
+    config["label"]["command"] = str(wrapper)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def pw_runs(workdir: Path) -> tuple[list[str], list[str]]:
+    """(folders of pw.x runs started, folders of pw.x runs completed) from the wrapper's log."""
+    path = workdir / COUNTER
+    lines = path.read_text().splitlines() if path.is_file() else []
+    started = [line.split(" ", 1)[1] for line in lines if line.startswith("start ")]
+    completed = [line.split(" ", 2)[2] for line in lines if line.startswith("end ")]
+    return started, completed
+
+
+def run_pipeline(workdir: Path, **popen: object) -> subprocess.Popen:
+    """The user's command, in its own session so that the test can kill all of it."""
+    log = open(workdir / "run.log", "a")
+    return subprocess.Popen([MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, **popen)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def descendants(root: int) -> list[int]:
+    tree, found, stack = _children(), [], [root]
+    while stack:
+        for child in tree.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def argv(pid: int) -> list[str]:
+    try:
+        return [part for part in (Path("/proc") / str(pid) / "cmdline").read_text().split("\0") if part]
+    except OSError:
+        return []
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is inside ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def kill_everything(root: int) -> None:
+    """A node failure: freeze every process of the run (so none can react or fork), then SIGKILL them all."""
+    frozen: set[int] = set()
+    for _ in range(10):
+        new = [pid for pid in [root, *descendants(root)] if pid not in frozen]
+        if not new:
+            break
+        for pid in new:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        frozen.update(new)
+    for pid in frozen:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop_run(process: subprocess.Popen, folder: Path) -> None:
+    """Kill what is left of a run: its process tree, and any orphan still working in its folder."""
+    kill_everything(process.pid)
+    for pid in processes_in(folder):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
+def kill_when(process: subprocess.Popen, matches: object, settle_s: float, timeout_s: float = 600) -> list[str]:
+    """Wait until a process of the run satisfies ``matches(argv)``, let it work ``settle_s``, then kill the run.
+
+    Returns the matching command line. Fails when the run ends first.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the run ended (rc {process.returncode}) before the moment to kill it came")
+        for pid in descendants(process.pid):
+            command = argv(pid)
+            if command and matches(command):  # type: ignore[operator]
+                time.sleep(settle_s)
+                kill_everything(process.pid)
+                process.wait()
+                return command
+        time.sleep(0.1)
+    pytest.fail("timed out waiting for the moment to kill the run")
+
+
+def resume(workdir: Path) -> subprocess.CompletedProcess[str]:
+    """The same command again; ``snakemake --unlock`` first only when Snakemake asks for it."""
+    command = [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0 and "--unlock" in result.stdout + result.stderr:
+        subprocess.run([*command, "--unlock"], cwd=workdir, capture_output=True, text=True, timeout=120, check=True)
+        result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"resumed run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def dry_run(workdir: Path) -> str:
+    result = subprocess.run([PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", "config.yaml", "-n", "--rerun-incomplete"],
+                            cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"dry run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- the uninterrupted loop
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("loop")
+    write_loop_config(workdir)
+    started = time.monotonic()
+    process = run_pipeline(workdir)
+    try:
+        assert process.wait(timeout=1200) == 0, (workdir / "run.log").read_text()[-3000:]
+    finally:
+        stop_run(process, workdir)  # nothing of a failed or timed-out run keeps running
+    (workdir / "wall_time_s.txt").write_text(f"{time.monotonic() - started:.1f}")
+    return workdir
+
+
+def test_short_loop_delivers_a_versioned_committee(uninterrupted: Path) -> None:
+    workdir = uninterrupted
+    for iteration in (0, 1):
+        models = workdir / f"results/iter_{iteration}/models"
+        manifest = json.loads((models / "committee.json").read_text())
+        assert len(manifest["members"]) == 2 and manifest["baseline"]["name"] == "zbl"
+        assert set(manifest["reference_energies"]) == {"Si"} and manifest["training_ids"]
+        metrics = json.loads((models / "metrics.json").read_text())
+        assert metrics["committee"]["train"]["force_rmse"] > 0 and len(metrics["members"]) == 2
+        assert (models / "parity.png").stat().st_size > 1000 and (models / "learning_curve.png").stat().st_size > 1000
+    threshold = json.loads((workdir / "results/iter_0/models/threshold.json").read_text())
+    assert threshold["value"] == 1e-4 and "fixed" in threshold["reason"]
+    status = json.loads((workdir / "results/iter_1/status.json").read_text())
+    assert status["status"] == "continue"
     evidence = status["evidence"]
-    assert evidence["checks"] > 0 and evidence["md_steps"] == 2 * 30 and evidence["labels_so_far"] == 12
-    final = json.loads((tmp_path / "results/final/committee.json").read_text())
-    delivered = 0 if status["status"] == "converged" else 1
-    assert final["config_hash"] == json.loads((tmp_path / f"results/iter_{delivered}/models/committee.json").read_text())["config_hash"]
-    if status["status"] == "continue":
-        ingested = json.loads((tmp_path / "results/iter_1/ingested.json").read_text())
-        assert sum(ingested["labels"].values()) == status["evidence"]["selected"] <= 3
-    dry = snakemake(tmp_path, "-n", target=None)
-    assert "Nothing to be done" in dry.stdout + dry.stderr
+    assert evidence["checks"] > 0 and evidence["uncertain_checks"] > 0 and evidence["labels_so_far"] == 12
+    assert 1 <= evidence["selected"] <= 3
+    ingested = json.loads((workdir / "results/iter_1/ingested.json").read_text())
+    assert sum(ingested["labels"].values()) == evidence["selected"]
+    # iteration 1 trained on more data than iteration 0; the delivered committee is iteration 1's
+    first = json.loads((workdir / "results/iter_0/models/committee.json").read_text())
+    second = json.loads((workdir / "results/iter_1/models/committee.json").read_text())
+    assert len(second["training_ids"]) + len(second["test_ids"]) > len(first["training_ids"]) + len(first["test_ids"])
+    final = json.loads((workdir / "results/final/committee.json").read_text())
+    assert final["config_hash"] == second["config_hash"]
+    # the new structures went through the states: selected by the simulation, then labelled
+    with ase.db.connect(str(workdir / "results/database.db")) as db:
+        new = [row for row in db.select(origin="active_learning")]
+    assert len(new) == evidence["selected"]
+    for row in new:
+        assert row.state in ("labelled", "failed") and row.iteration == 1
+        assert [step["state"] for step in row.data["history"]][:2] == ["selected_for_labelling", row.state]
+    started, completed = pw_runs(workdir)
+    assert len(started) == len(completed) == len(set(completed)) >= 12 + evidence["selected"]
+    # the per-iteration summary (mlip-pipe status) counts the same pw.x runs as the wrapper did
+    summary = run_summary(workdir / "results")
+    assert [it["iteration"] for it in summary] == [0, 1] and sum(it["pw_runs"] for it in summary) == len(completed)
+    assert summary[1]["status"] == "continue" and summary[0]["test_force_rmse"] > 0 and summary[1]["pw_seconds"] > 0
+    shown = subprocess.run([MLIP_PIPE, "status"], cwd=workdir, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "Iterations" in shown and "continue" in shown
+    assert "Nothing to be done" in dry_run(workdir)
+
+
+# ---------------------------------------------------------------- kill and resume
+
+
+def is_pw(command: list[str]) -> bool:
+    return Path(command[0]).name == "pw.x"
+
+
+def is_pacemaker(command: list[str]) -> bool:
+    return any(Path(part).name == "pacemaker" for part in command[:2])
+
+
+def is_committee_md(command: list[str]) -> bool:
+    return any(part.endswith("simulate_md.py") for part in command)
+
+
+@pytest.mark.parametrize(
+    ("moment", "matches", "settle_s"),
+    [("label", is_pw, 0.5), ("training", is_pacemaker, 2.0), ("simulate", is_committee_md, 1.0)],
+)
+def test_killed_run_resumes_without_repeating_dft(uninterrupted: Path, tmp_path: Path, moment: str, matches: object, settle_s: float) -> None:
+    write_loop_config(tmp_path)
+    process = run_pipeline(tmp_path)
+    try:
+        killed_in = kill_when(process, matches, settle_s)
+        deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously
+        while (survivors := {pid: " ".join(argv(pid)) for pid in processes_in(tmp_path)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop_run(process, tmp_path)
+    assert not survivors, f"processes of the run survived the kill (the test did not simulate a node failure): {survivors}"
+    plan = dry_run(tmp_path)  # a dry run still plans the rest of the run
+    assert "Job stats" in plan or "jobs" in plan, plan[-2000:]
+    resume(tmp_path)
+    assert (tmp_path / "results/final/committee.json").is_file() and (tmp_path / "results/iter_1/models/committee.json").is_file()
+    _, completed = pw_runs(tmp_path)
+    _, reference = pw_runs(uninterrupted)
+    assert len(completed) == len(set(completed)), f"a pw.x run was repeated after the kill ({moment}, {killed_in})"
+    assert len(completed) == len(reference), f"{len(completed)} pw.x runs with a kill during {moment}, {len(reference)} without"
+    assert "Nothing to be done" in dry_run(tmp_path)

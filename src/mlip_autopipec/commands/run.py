@@ -31,7 +31,8 @@ def find_snakefile() -> Path:
 
 def snakemake_command(config_path: Path, cores: int, profile: str | None, dry_run: bool, extra: tuple[str, ...]) -> list[str]:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(find_snakefile()), "--configfile", str(config_path)]
-    command += ["--profile", profile] if profile else ["--cores", str(cores)]
+    # Without a profile, the settings profiles/local gives: a killed run resumes with the same command.
+    command += ["--profile", profile] if profile else ["--cores", str(cores), "--rerun-incomplete", "--keep-going"]
     if dry_run:
         command.append("--dry-run")
     return command + list(extra)

@@ -1,4 +1,4 @@
-"""`mlip-pipe status`: how many structures are in each state, and why labels failed."""
+"""`mlip-pipe status`: how many structures are in each state, why labels failed, and what each iteration did."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlip_autopipec.data.database import STATES, StructureIndex
+from mlip_autopipec.data.run_summary import run_summary
 from mlip_autopipec.errors import UserInputError
 
 
@@ -29,3 +30,26 @@ def status(database: str) -> None:
     console.print(table)
     for row in index.rows("failed"):
         console.print(f"[red]failed[/red] {row.structure_id}: {row.get('reason', '')}")
+    iterations = run_summary(Path(database).parent)
+    if iterations:
+        console.print(iteration_table(iterations))
+        for it in iterations:
+            if it["reason"]:
+                console.print(f"iteration {it['iteration']}: {it['status']}: {it['reason']}")
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def iteration_table(iterations: list[dict]) -> Table:
+    """One row per active-learning iteration: DFT work, held-out errors and the loop's decision."""
+    table = Table(title="Iterations", caption="pw.x s: time in pw.x (cache hits excluded); F, E: held-out force (eV/A) and energy (meV/atom) RMSE")
+    for column in ("iter", "labelled", "failed", "pw.x runs", "pw.x s", "F RMSE", "E RMSE", "decision"):
+        table.add_column(column, justify="left" if column == "decision" else "right")
+    for it in iterations:
+        energy = it["test_energy_rmse_per_atom"]
+        decision = it["status"] or ""
+        table.add_row(str(it["iteration"]), str(it["labelled"]), str(it["failed"]), str(it["pw_runs"]), _number(it["pw_seconds"], 1),
+                      _number(it["test_force_rmse"], 3), _number(None if energy is None else 1e3 * energy, 1), decision)
+    return table

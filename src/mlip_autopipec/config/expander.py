@@ -64,7 +64,7 @@ class ConfigExpander:
             generate=self.expand_generate(bonding, explore),
             explore=explore,
             select=self.expand_select(dft_budget, max_iterations),
-            train=self._section(TrainConfig, "train", {}, {"committee_size": "4 members: enough spread for a force-uncertainty estimate at 4x the cost of one", "baseline": "ZBL repulsion fixes the short-range wall that data-driven models get wrong"}),
+            train=self.expand_train(),
             active_learning=self._section(ActiveLearningConfig, "active_learning", {}, {"uncertainty_percentile": "threshold from the committee's own spread on its training data, not a magic number"}),
             dft=self.expand_dft(),
             label=self._validated_section(LabelConfig, m.label, "label"),
@@ -152,9 +152,26 @@ class ConfigExpander:
             why["surfaces"] = "molecules have no surfaces"
         return self._section(GenerateConfig, "generate", heuristic, why)
 
+    def expand_train(self) -> TrainConfig:
+        why = {
+            "committee_size": "4 members: enough spread for a force-uncertainty estimate at 4x the cost of one",
+            "baseline": "ZBL repulsion fixes the short-range wall that data-driven models get wrong",
+            "backend": "ACE: pacemaker fits small data on a CPU in minutes, exports .yace for LAMMPS and has an extrapolation grade",
+        }
+        if (self.minimal.train or {}).get("backend") == "mace":
+            from mlip_autopipec.potentials.mace_backend import EPOCH_RANGE, TARGET_STEPS  # lazy: only for MACE runs
+
+            why["mace_epochs"] = (
+                f"chosen when the committee is planned (the data size is known then): about {TARGET_STEPS} optimiser "
+                f"steps, within {EPOCH_RANGE[0]}-{EPOCH_RANGE[1]} epochs; see plan.json settings_why"
+            )
+        return self._section(TrainConfig, "train", {}, why)
+
     def expand_select(self, dft_budget: int, max_iterations: int) -> SelectConfig:
         initial, per_iteration, why = heuristics.budget_split(dft_budget, max_iterations)
-        return self._section(SelectConfig, "select", {"initial_structures": initial, "per_iteration": per_iteration}, {"initial_structures": why, "per_iteration": why})
+        cluster_why = "dimers and trimers pin the short range; capped at a fifth of the picks so the bulk, not the outlying clusters, fills the DIRECT budget"
+        return self._section(SelectConfig, "select", {"initial_structures": initial, "per_iteration": per_iteration},
+                             {"initial_structures": why, "per_iteration": why, "cluster_fraction": cluster_why})
 
     @staticmethod
     def _validated_section(model: type, overrides: dict[str, Any] | None, name: str) -> Any:

@@ -154,6 +154,9 @@ class SelectConfig(StrictModel):
 
     initial_structures: int = Field(default=100, ge=1, description="Labels selected in iteration 0.")
     per_iteration: int = Field(default=50, ge=1, description="Uncertain structures labelled per later iteration.")
+    cluster_fraction: float = Field(
+        default=0.2, ge=0, le=1, description="Largest share of the initial picks that may be dimers, trimers and other non-periodic clusters."
+    )
     why: dict[str, str] = Field(default_factory=dict)
 
 
@@ -162,8 +165,27 @@ class TrainConfig(StrictModel):
 
     committee_size: int = Field(default=4, ge=2)
     baseline: Literal["zbl", "lj", "none"] = "zbl"
-    optimizer_steps: int | None = Field(default=None, ge=1, description="pacemaker BFGS iterations; none: chosen from the data size.")
+    backend: Literal["ace", "mace"] = Field(
+        default="ace",
+        description="ace: pacemaker ACE members (fast CPU fits, LAMMPS .yace export, extrapolation grade); mace: mace_run_train MACE members (.model files).",
+    )
+    optimizer_steps: int | None = Field(default=None, ge=1, description="pacemaker BFGS iterations (backend ace); none: chosen from the data size.")
+    mace_epochs: int | None = Field(default=None, ge=1, description="MACE training epochs (backend mace); none: about 2000 optimiser steps for the data size, 40-400 epochs.")
+    mace_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra mace_run_train flags (backend mace) over the tiny default model, e.g. {num_channels: 32, max_L: 1}.",
+    )
     why: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("mace_options")
+    @classmethod
+    def _no_pipeline_flags(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """File names, label keys, E0s, seed and epochs are the pipeline's: refuse them here, before any job runs."""
+        if not value:
+            return value
+        from mlip_autopipec.potentials.mace_backend import check_mace_options  # lazy: only when options are given
+
+        return check_mace_options(value)
 
 
 class ActiveLearningConfig(StrictModel):
@@ -173,6 +195,10 @@ class ActiveLearningConfig(StrictModel):
     kmc_steps: int = Field(default=10, ge=1, description="aKMC steps per start and temperature (engine: kmc).")
     kmc_searches: int = Field(default=8, ge=1, description="Dimer saddle searches per state (engine: kmc).")
     uncertainty_percentile: float = Field(default=95.0, gt=0, lt=100)
+    uncertainty_threshold: float | None = Field(default=None, gt=0, description="A fixed max force std (eV/A) instead of the calibrated one.")
+    target_force_rmse: float | None = Field(
+        default=None, gt=0, description="Held-out force RMSE (eV/A) that counts as accurate enough, so the loop may stop without waiting for the error to flatten."
+    )
     converged_uncertain_fraction: float = Field(default=0.02, ge=0, le=1)
     min_error_improvement: float = Field(default=0.05, ge=0, lt=1, description="Relative held-out force-error gain below which learning has stopped.")
     md_steps: int = Field(default=2000, ge=1, description="Committee MD steps per start, temperature and ensemble.")

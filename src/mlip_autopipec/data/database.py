@@ -7,6 +7,7 @@ so no job that may run in parallel ever writes the SQLite file.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,18 +39,27 @@ class StructureIndex:
         return None if row is None else row.state
 
     def upsert(self, atoms: Atoms, state: State, data: dict[str, Any] | None = None, **provenance: Any) -> str:
-        """Record ``atoms`` in ``state``; keeps the more advanced state when the row exists."""
+        """Record ``atoms`` in ``state``; keeps the more advanced state when the row exists.
+
+        ``data["history"]`` lists every state the structure went through (state, iteration, time),
+        so a structure's path from generation through selection to its label stays visible.
+        """
         sid = structure_id(atoms)
         row = self._row(sid)
+        history: list[dict[str, Any]] = []
         if row is not None:
             if _RANK[row.state] > _RANK[state] or (row.state == "labelled" and state == "failed"):
                 return sid
             kept = {k: v for k, v in row.key_value_pairs.items() if k not in provenance and k not in ('state', 'structure_id')}
             provenance = {**kept, **provenance}
+            history = list((row.data or {}).get("history", []))
             data = {**(row.data or {}), **(data or {})}
             del self.db[row.id]
+        if not history or history[-1]["state"] != state:
+            history.append({"state": state, "iteration": provenance.get("iteration"), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        data = {**(data or {}), "history": history}
         values = {k: v for k, v in provenance.items() if v is not None}
-        self.db.write(atoms, key_value_pairs={"structure_id": sid, "state": state, **values}, data=data or {})
+        self.db.write(atoms, key_value_pairs={"structure_id": sid, "state": state, **values}, data=data)
         return sid
 
     def record_label(self, record: LabelRecord) -> str:

@@ -369,19 +369,14 @@ def train_committee(
     structures: Sequence[Atoms],
     workdir: str | Path,
     elements: Sequence[str],
-    committee_size: int = 4,
-    baseline: str = "zbl",
-    baseline_params: Mapping[str, Any] | None = None,
-    settings: AceTrainingSettings | None = None,
-    isolated_energies: Mapping[str, float] | None = None,
     parallel: int = 1,
     timeout_s: float | None = None,
-    backend: BackendName = "ace",
-    mace_epochs: int | None = None,
-    mace_options: Mapping[str, Any] | None = None,
+    **plan_options: Any,
 ) -> Path:
-    """Plan, train every member (``parallel`` trainer processes at a time) and collect; return the manifest path."""
-    plan_committee(structures, workdir, elements, committee_size, baseline, baseline_params, settings, isolated_energies, backend, mace_epochs, mace_options)
+    """Plan (``plan_options`` go to ``plan_committee``), train every member (``parallel`` trainer processes at a
+    time) and collect; return the manifest path."""
+    plan = plan_committee(structures, workdir, elements, **plan_options)
+    committee_size = int(plan["committee_size"])
     with ThreadPoolExecutor(max_workers=max(1, int(parallel))) as pool:
         futures = [pool.submit(train_member, workdir, member, timeout_s) for member in range(committee_size)]
         for future in futures:

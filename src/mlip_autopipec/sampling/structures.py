@@ -25,19 +25,56 @@ class StructureSelection:
     coverage: float
     n_clusters: int
     n_components: int
+    n_few_atom_clusters: int = 0
+    """How many of the picks are non-periodic clusters (dimers, trimers, molecules)."""
 
 
-def select_structures(frames: list[Atoms], n_select: int, elements: list[str], seed: int) -> StructureSelection:
-    """Indices of at most ``n_select`` frames (isolated atoms always among them)."""
+def is_cluster(atoms: Atoms) -> bool:
+    """Non-periodic with more than one atom: dimers, trimers, small clusters, isolated molecules."""
+    return len(atoms) > 1 and not bool(np.any(atoms.pbc))
+
+
+def select_structures(
+    frames: list[Atoms], n_select: int, elements: list[str], seed: int, cluster_fraction: float | None = None
+) -> StructureSelection:
+    """Indices of at most ``n_select`` frames (isolated atoms always among them).
+
+    ``cluster_fraction`` caps the share of non-periodic clusters among the picks (DIRECT runs on the
+    clusters and on the condensed frames separately, each with its share). Why: in descriptor space a
+    dimer scan is a row of far-apart outliers, so plain DIRECT spends most of a small budget on them,
+    and a potential for the bulk material then learns mostly from dimers. Their job is to pin the short
+    range; a fifth of the data does that. Where the condensed frames cannot fill their share, clusters
+    take the rest. ``None``: no cap (one DIRECT over everything).
+    """
     forced = [i for i, atoms in enumerate(frames) if atoms.info.get("origin") == "isolated_atom"]
     candidates = [i for i in range(len(frames)) if i not in set(forced)]
     budget = max(0, n_select - len(forced))
     if budget == 0:
         return StructureSelection(sorted(forced), forced, 0.0, 0, 0)
     if budget >= len(candidates):
-        return StructureSelection(sorted(forced + candidates), forced, 1.0, len(candidates), 0)
+        chosen = forced + candidates
+        return StructureSelection(sorted(chosen), forced, 1.0, len(candidates), 0, sum(is_cluster(frames[i]) for i in chosen))
     spec = DescriptorSpec(species=tuple(sorted(elements)), include_variance=True, **SELECTION_SPEC)
-    features = structure_descriptors([frames[i] for i in candidates], spec)
-    result = direct_select(np.asarray(features), n_select=budget, seed=seed)
-    chosen = [candidates[int(i)] for i in result.indices]
-    return StructureSelection(sorted(forced + chosen), forced, float(result.coverage), int(result.n_clusters), int(result.n_components))
+    if cluster_fraction is None:
+        groups = [(candidates, budget)]
+    else:
+        clusters = [i for i in candidates if is_cluster(frames[i])]
+        condensed = [i for i in candidates if not is_cluster(frames[i])]
+        condensed_budget = min(len(condensed), budget - min(len(clusters), int(round(cluster_fraction * budget))))
+        groups = [(condensed, condensed_budget), (clusters, budget - condensed_budget)]
+    chosen, coverage, n_clusters, n_components = [], [], 0, 0
+    for pool, share in groups:
+        if share <= 0 or not pool:
+            continue
+        if share >= len(pool):
+            chosen += pool
+            continue
+        features = structure_descriptors([frames[i] for i in pool], spec)
+        result = direct_select(np.asarray(features), n_select=share, seed=seed)
+        chosen += [pool[int(i)] for i in result.indices]
+        coverage.append(float(result.coverage))
+        n_clusters += int(result.n_clusters)
+        n_components = max(n_components, int(result.n_components))
+    indices = sorted(forced + chosen)
+    return StructureSelection(indices, forced, float(min(coverage)) if coverage else 1.0, n_clusters, n_components,
+                              sum(is_cluster(frames[i]) for i in chosen))

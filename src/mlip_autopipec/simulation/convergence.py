@@ -2,12 +2,21 @@
 
 An iteration is converged when its on-the-fly MD found fewer than a set fraction of uncertain
 checks over its whole simulated length AND the held-out force error stopped improving (less than
-``min_improvement`` relative to the previous committee); it also stops at the DFT budget.
+``min_improvement`` relative to the previous committee) or already meets ``target_force_rmse``; it
+also stops at the DFT budget. A loop that stops learning while its error is still above the target
+is reported as such (``warning``): more iterations of the same sampling would not fix it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+
+def _relative_improvement(history: list[float]) -> float | None:
+    if len(history) >= 2 and history[-2] > 0 and math.isfinite(history[-1]):
+        return (history[-2] - history[-1]) / history[-2]
+    return None
 
 
 def decide_status(
@@ -17,15 +26,15 @@ def decide_status(
     labels_so_far: int,
     dft_budget: int,
     min_improvement: float = 0.05,
+    target_force_rmse: float | None = None,
 ) -> dict[str, Any]:
-    """``{"status": "converged"|"continue", "reason": ..., "evidence": {...}}`` for one iteration."""
+    """``{"status": "converged"|"continue", "reason": ..., "evidence": {...}}`` (and ``warning``) for one iteration."""
     checks = sum(int(s["checks"]) for s in md_summaries)
     uncertain = sum(int(s["uncertain_checks"]) for s in md_summaries)
     steps = sum(int(s["steps_done"]) for s in md_summaries)
     fraction = uncertain / checks if checks else 1.0
-    improvement = None
-    if len(test_force_rmse) >= 2 and test_force_rmse[-2] > 0:
-        improvement = (test_force_rmse[-2] - test_force_rmse[-1]) / test_force_rmse[-2]
+    improvement = _relative_improvement(test_force_rmse)
+    latest = test_force_rmse[-1] if test_force_rmse and math.isfinite(test_force_rmse[-1]) else None
     evidence = {
         "md_steps": steps,
         "checks": checks,
@@ -34,18 +43,32 @@ def decide_status(
         "uncertain_fraction_limit": uncertain_fraction_limit,
         "test_force_rmse_history": test_force_rmse,
         "relative_improvement": improvement,
+        "target_force_rmse": target_force_rmse,
         "labels_so_far": labels_so_far,
         "dft_budget": dft_budget,
     }
+    above_target = target_force_rmse is not None and latest is not None and latest > target_force_rmse
+    warning = (
+        {"warning": f"held-out force RMSE {latest:.3g} eV/A is above the target {target_force_rmse:.3g} eV/A"} if above_target else {}
+    )
+    sampled = f"{fraction:.1%} uncertain checks over {steps} MD steps"
     if labels_so_far >= dft_budget:
-        return {"status": "converged", "reason": f"DFT budget reached ({labels_so_far} of {dft_budget} labels)", "evidence": evidence}
-    error_flat = improvement is not None and improvement < min_improvement
-    if fraction < uncertain_fraction_limit and error_flat:
+        return {"status": "converged", "reason": f"DFT budget reached ({labels_so_far} of {dft_budget} labels)", "evidence": evidence, **warning}
+    quiet = fraction < uncertain_fraction_limit
+    if quiet and improvement is not None and improvement < min_improvement:
         return {
             "status": "converged",
-            "reason": f"{fraction:.1%} uncertain checks over {steps} MD steps (< {uncertain_fraction_limit:.1%}) and the held-out "
-            f"force error improved by only {improvement:.1%} (< {min_improvement:.0%})",
+            "reason": f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force error improved by only {improvement:.1%} "
+            f"(< {min_improvement:.0%})",
+            "evidence": evidence,
+            **warning,
+        }
+    if quiet and target_force_rmse is not None and latest is not None and latest <= target_force_rmse:
+        return {
+            "status": "converged",
+            "reason": f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force RMSE {latest:.3g} eV/A meets the target "
+            f"{target_force_rmse:.3g} eV/A",
             "evidence": evidence,
         }
     why = "" if improvement is not None else "; one committee so far, so no evidence yet that the error stopped improving"
-    return {"status": "continue", "reason": f"{fraction:.1%} uncertain checks over {steps} MD steps{why}", "evidence": evidence}
+    return {"status": "continue", "reason": f"{sampled}{why}", "evidence": evidence, **warning}

@@ -68,8 +68,8 @@ def calibrate_threshold(
     Guards, each stated in ``reason``:
     - non-finite values are ignored (a failed evaluation says nothing about the spread);
     - fewer than :func:`samples_needed` values cannot resolve a high percentile (the empirical 95th
-      percentile of 5 numbers is an interpolation between the two largest): the sample maximum is used,
-      which is the most conservative estimate the data allow;
+      percentile of 5 numbers is an interpolation between the two largest): the percentile of a
+      log-normal fitted to them is used, capped at the sample maximum (see ``_small_sample_percentile``);
     - the value is raised to ``floor`` (default 0: an exactly agreeing committee flags any disagreement);
     - no finite value at all: ``fallback`` when given, else ValueError (there is nothing to calibrate on,
       and inventing a number is what this function exists to avoid).
@@ -94,11 +94,8 @@ def calibrate_threshold(
             raise ValueError("uncertainties are standard deviations and cannot be negative")
         needed = samples_needed(float(percentile), min_samples)
         if n < needed:
-            value = float(finite.max())
-            notes.insert(0, (
-                f"only {n} training values (< {needed} needed to resolve the {percentile:g}th percentile): "
-                f"maximum of the sample used, {value:.4g}"
-            ))
+            value, how = _small_sample_percentile(finite, float(percentile))
+            notes.insert(0, f"only {n} training values (< {needed} needed to resolve the {percentile:g}th percentile): {how}, {value:.4g}")
         else:
             value = float(np.percentile(finite, percentile))
             notes.insert(0, f"{percentile:g}th percentile of the committee spread on {n} training values: {value:.4g}")
@@ -106,6 +103,58 @@ def calibrate_threshold(
             notes.append(f"raised to the floor {floor:.4g}")
             value = float(floor)
     return Threshold(value=float(value), percentile=float(percentile), n=n, reason="; ".join(notes))
+
+
+def _small_sample_percentile(values: np.ndarray, percentile: float) -> tuple[float, str]:
+    """A high percentile from too few values to read it off: the percentile of a log-normal fitted to them,
+    never above the sample maximum (and the maximum itself below 3 values or with zeros).
+
+    Why not simply the maximum: with a dozen values the maximum is often one outlier (a dimer at a short
+    distance, a strained cell) that sits far above the rest, and a threshold there lets nearly every new
+    configuration through, so the loop stops learning. Committee spreads are positive and right-skewed,
+    which a log-normal describes well.
+    """
+    maximum = float(values.max())
+    if values.size < 3 or np.any(values <= 0) or percentile >= 100.0:
+        return maximum, "maximum of the sample used"
+    from scipy.stats import norm
+
+    logs = np.log(values)
+    fitted = float(np.exp(logs.mean() + norm.ppf(percentile / 100.0) * logs.std(ddof=1)))
+    if fitted >= maximum:
+        return maximum, "log-normal estimate above the sample maximum, maximum used"
+    return fitted, f"{percentile:g}th percentile of a log-normal fitted to them (sample maximum {maximum:.4g})"
+
+
+def condensed(structures: Sequence[Atoms]) -> list[Atoms]:
+    """The fully periodic structures with more than one atom: those comparable with the MD frames the threshold judges.
+
+    Dimers, trimers and isolated atoms are in the training set to pin the short-range and the reference
+    energies, but the committee's spread on them says nothing about bulk MD frames, and a dimer at a
+    short distance easily carries the largest spread of all.
+    """
+    return [a for a in structures if len(a) > 1 and bool(np.all(a.pbc)) and a.cell.rank == 3]
+
+
+def committee_threshold(
+    calculator: Any,
+    training: Sequence[Atoms],
+    percentile: float,
+    fixed: float | None = None,
+) -> Threshold:
+    """The threshold of one committee: ``fixed`` when the user set one, else calibrated on the committee's
+    ``max_force_std`` over its condensed training structures (all of them when there are none)."""
+    if fixed is not None:
+        return Threshold(value=float(fixed), percentile=float(percentile), n=0, reason=f"fixed by active_learning.uncertainty_threshold: {float(fixed):.4g}")
+    chosen = condensed(training) or list(training)
+    spreads = []
+    for atoms in chosen:
+        work = atoms.copy()
+        work.calc = calculator
+        spreads.append(float(committee_results(work)[FORCE_KEY]))
+    threshold = calibrate_threshold(spreads, percentile)
+    scope = f"{len(chosen)} condensed training structures of {len(training)}" if len(chosen) < len(training) else f"all {len(training)} training structures"
+    return Threshold(value=threshold.value, percentile=threshold.percentile, n=threshold.n, reason=f"{threshold.reason} (on {scope})")
 
 
 def _value(threshold: Threshold | float) -> float:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from ase import Atoms
-from ase.build import make_supercell, surface
+from ase.build import find_optimal_cell_shape, make_supercell, surface
 from ase.units import kB
 
 # Effective harmonic spring constant for rattling: <u^2> = kT / k per direction. 5 eV/A^2 is typical of
@@ -20,13 +21,37 @@ def rattle_amplitude(temperature: float) -> float:
     return min(MAX_RATTLE, math.sqrt(kB * temperature / SPRING_EV_PER_A2))
 
 
-def supercell_for(atoms: Atoms, target_atoms: int) -> Atoms:
-    """A near-cubic diagonal supercell with about ``target_atoms`` atoms (never fewer than the cell itself)."""
+def _diagonal_repeats(atoms: Atoms, target_atoms: int) -> np.ndarray:
     lengths = atoms.cell.lengths()
     scale = max(1.0, (target_atoms / len(atoms)) ** (1 / 3))
     mean = float(np.cbrt(atoms.cell.volume)) if atoms.cell.volume > 0 else float(lengths.mean())
-    reps = [max(1, int(round(scale * mean / length))) for length in lengths]
-    return make_supercell(atoms, np.diag(reps))
+    return np.diag([max(1, int(round(scale * mean / length))) for length in lengths])
+
+
+@lru_cache(maxsize=64)
+def _cubic_transformation(cell: tuple[float, ...], n_cells: int) -> tuple[tuple[int, ...], ...]:
+    """ASE's most cubic supercell of ``n_cells`` copies (about 0.5 s: cached per cell and size)."""
+    matrix = find_optimal_cell_shape(np.reshape(cell, (3, 3)), n_cells, "sc", verbose=False)
+    return tuple(tuple(int(v) for v in row) for row in matrix)
+
+
+def supercell_for(atoms: Atoms, target_atoms: int) -> Atoms:
+    """A near-cubic supercell with about ``target_atoms`` atoms (never fewer than the cell itself).
+
+    A diagonal repetition when it lands within 25% of the target; otherwise (primitive fcc, bcc or
+    diamond cells, whose diagonal repeats jump from 2 to 16 atoms) ASE's ``find_optimal_cell_shape``,
+    which for example turns the 2-atom diamond cell into the 8-atom cubic one.
+    """
+    diagonal = _diagonal_repeats(atoms, target_atoms)
+    n_diagonal = len(atoms) * round(abs(np.linalg.det(diagonal)))
+    n_cells = max(1, int(round(target_atoms / len(atoms))))
+    if abs(n_diagonal - target_atoms) <= 0.25 * target_atoms or n_cells * len(atoms) == n_diagonal or atoms.cell.rank < 3:
+        return make_supercell(atoms, diagonal)
+    key = tuple(float(v) for v in np.round(atoms.cell.array, 6).ravel())
+    matrix = np.array(_cubic_transformation(key, n_cells))
+    if abs(len(atoms) * n_cells - target_atoms) >= abs(n_diagonal - target_atoms):
+        matrix = diagonal
+    return make_supercell(atoms, matrix)
 
 
 def random_strain(atoms: Atoms, rng: np.random.Generator, max_volumetric: float, max_shear: float) -> Atoms:
