@@ -10,7 +10,7 @@ from mlip_autopipec.data.structure_files import fan_out
 from mlip_autopipec.descriptors import DescriptorSpec
 from mlip_autopipec.joblog import job_logger
 from mlip_autopipec.potentials.committee import load_manifest, model_cutoff
-from mlip_autopipec.simulation.convergence import decide_status
+from mlip_autopipec.simulation.convergence import decide_status, held_out_force_rmse
 from mlip_autopipec.simulation.extraction import extract_uncertain
 from mlip_autopipec.simulation.uncertainty import remove_near_duplicates
 
@@ -42,7 +42,7 @@ unique.sort(key=lambda a: -float(a.info.get("uncertainty") or 0.0))
 labels_so_far = int(snakemake.params.labels_so_far)
 remaining = max(0, int(snakemake.params.dft_budget) - labels_so_far)
 chosen = unique[: min(int(snakemake.params.per_iteration), remaining)]
-history = [json.loads(Path(p).read_text())["committee"]["test"].get("force_rmse", float("nan")) for p in snakemake.input.metrics]
+history = [held_out_force_rmse(json.loads(Path(p).read_text())) for p in snakemake.input.metrics]
 status = decide_status(summaries, float(al["converged_uncertain_fraction"]), history, labels_so_far, int(snakemake.params.dft_budget),
                        float(al["min_error_improvement"]), al.get("target_force_rmse"))
 if status["status"] == "converged":

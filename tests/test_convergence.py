@@ -39,3 +39,18 @@ def test_target_accuracy_lets_the_first_committee_stop_and_warns_when_missed() -
     assert missed["status"] == "converged" and "above the target" in missed["warning"]
     busy = decide_status(runs(100, 50), 0.02, [0.08], 10, 40, target_force_rmse=0.1)
     assert busy["status"] == "continue"
+
+
+def test_missing_errors_are_not_mistaken_for_a_single_committee() -> None:
+    status = decide_status(runs(100, 0), 0.02, [0.2, None], 10, 40)
+    assert status["status"] == "continue" and "no held-out error" in status["reason"]
+
+
+def test_error_history_reads_the_fixed_yardstick_first() -> None:
+    from mlip_autopipec.simulation.convergence import held_out_force_rmse
+
+    both = {"committee": {"test": {"force_rmse": 0.3}, "test_initial": {"force_rmse": 0.2}}}
+    assert held_out_force_rmse(both) == 0.2
+    assert held_out_force_rmse({"committee": {"test": {"force_rmse": 0.3}}}) == 0.3
+    assert held_out_force_rmse({"committee": {"test": {"force_rmse": float("nan")}}}) is None
+    assert held_out_force_rmse({"committee": {"test": {"n_structures": 0}}}) is None

@@ -10,7 +10,7 @@ from ase import Atoms
 from ase.build import bulk, molecule
 
 from mlip_autopipec.data.atomic_io import atomic_write, atomic_write_extxyz, atomic_write_text
-from mlip_autopipec.data.database import StructureIndex
+from mlip_autopipec.data.database import StructureIndex, structure_id_of
 from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.data.labels import Attempt, LabelRecord
 from mlip_autopipec.data.structure_files import fan_out, read_structures
@@ -100,6 +100,26 @@ def test_index_states_move_forward_only(tmp_path: Path) -> None:
     index.record_label(_record(other, "failed"))
     assert index.counts() == {"labelled": 1, "failed": 1}
     assert "scf_not_converged" in index.rows("failed")[0].reason
+
+
+def test_index_takes_ids_that_read_as_numbers_and_keeps_the_state_history(tmp_path: Path) -> None:
+    """ASE's database refuses number-like strings; one hex id in ~2000 is all digits (seen in a real run)."""
+    base = bulk("Si", "diamond", 5.43)
+    for seed in range(200_000):
+        atoms = base.copy()
+        atoms.positions[0, 0] = 1e-4 * seed
+        if structure_id(atoms).isdigit():
+            break
+    else:
+        pytest.fail("no all-digit id found")
+    index = StructureIndex(tmp_path / "db.db")
+    sid = index.upsert(atoms, "generated", iteration=0, origin="strain_rattle")
+    index.upsert(atoms, "selected_for_labelling", iteration=0)
+    index.record_label(_record(atoms))
+    assert sid.isdigit() and index.state_of(sid) == "labelled"
+    row = index.rows("labelled")[0]
+    assert structure_id_of(row) == sid
+    assert [step["state"] for step in row.data["history"]] == ["generated", "selected_for_labelling", "labelled"]
 
 
 def test_fan_out_names_files_by_id_and_drops_duplicates(tmp_path: Path) -> None:

@@ -94,6 +94,20 @@ def test_split_is_by_structure_stratified_and_seeded(si_frames: list[Atoms]) -> 
     assert split_train_test(duplicated, 0.2, seed=8).test_ids != split.test_ids
 
 
+def test_previous_test_structures_stay_held_out(si_frames: list[Atoms]) -> None:
+    """Iteration i+1 keeps iteration i's test set and splits only the new structures, so no structure that
+    judged a committee is ever trained on and successive committees are scored on the same structures."""
+    first, new = si_frames[:20], si_frames[20:]
+    before = split_train_test(first, 0.2, seed=7)
+    after = split_train_test(first + new, 0.2, seed=7, held_out=before.test_ids, trained=before.train_ids)
+    assert set(before.test_ids) <= set(after.test_ids) and set(before.train_ids) <= set(after.train_ids)
+    assert len(set(after.test_ids)) == len(before.test_ids) + round(0.2 * len(new))  # only the new ones are split
+    assert after.origins["split_before"] == {"train": len(set(before.train_ids)), "test": len(set(before.test_ids))}
+    # without the hold-out, a redraw puts old test structures into training
+    redrawn = split_train_test(first + new, 0.2, seed=7)
+    assert not set(before.test_ids) <= set(redrawn.test_ids)
+
+
 def test_bootstrap_is_seeded_per_member() -> None:
     counts = [bootstrap_counts(26, seed=42, member=k) for k in range(3)]
     assert all(c.sum() == 26 for c in counts)

@@ -16,6 +16,7 @@ from mlip_autopipec.simulation.uncertainty import (
     calibrate_threshold,
     committee_threshold,
     condensed,
+    fitted_by_members,
     is_uncertain,
     remove_near_duplicates,
     samples_needed,
@@ -55,6 +56,7 @@ class LJCommittee(Calculator):
             "force_std": force_std,
             "max_force_std": float(force_std.max()),
             "mean_force_std": float(force_std.mean()),
+            "member_forces": forces,
         }
 
 
@@ -88,8 +90,12 @@ def test_small_sample_uses_a_log_normal_fit_not_an_outlier() -> None:
     robust = calibrate_threshold(with_outlier, 95.0)
     assert robust.value < 1.0 < with_outlier.max()
     assert robust.value > np.median(typical)
-    # too few values, or a zero spread, cannot be fitted: the maximum is kept
+    # too few values cannot be fitted: the maximum is kept
     assert calibrate_threshold([0.1, 0.3], 95.0).value == pytest.approx(0.3)
+    # symmetric cells have spreads of round-off size; they must not drag the threshold to zero
+    symmetric = np.append(np.full(10, 1e-9), [0.04, 0.05, 0.06])
+    robust = calibrate_threshold(symmetric, 95.0)
+    assert 0.04 < robust.value <= 0.06 and "10 near-zero" in robust.reason
     # 19 values cannot resolve the 95th percentile, 20 can
     ramp = np.linspace(0.0, 1.0, 20)
     assert calibrate_threshold(ramp[:19], 95.0).value == pytest.approx(ramp[18])
@@ -183,6 +189,27 @@ def test_committee_threshold_ignores_clusters_and_honours_a_fixed_value() -> Non
     assert only_clusters.n == 3 and "all 3 training structures" in only_clusters.reason
     fixed = committee_threshold(committee, bulk_cells, 95.0, fixed=0.01)
     assert fixed.value == 0.01 and "fixed" in fixed.reason
+
+
+def test_threshold_uses_the_members_fitted_to_each_structure() -> None:
+    """With bootstrap members, the spread on a training structure is taken over the members that drew it."""
+    from mlip_autopipec.potentials.dataset import structure_key
+
+    committee = LJCommittee(n_members=4, spread=0.05)
+    cells = [rattled_cu(0.03, seed) for seed in range(25)]
+    manifest = {"members": [{"bootstrap": {structure_key(a): 1 for a in cells}} if k < 2 else {"bootstrap": {}} for k in range(4)]}
+    fitted = fitted_by_members(manifest)
+    assert all(fitted[structure_key(a)] == [0, 1] for a in cells)
+    in_sample = committee_threshold(committee, cells, 95.0, fitted_by=fitted)
+    manual = []
+    for atoms in cells:
+        atoms.calc = committee
+        atoms.get_forces()
+        manual.append(np.linalg.norm(committee.results["member_forces"][[0, 1]].std(axis=0), axis=1).max())
+    assert in_sample.value == pytest.approx(np.percentile(manual, 95.0))
+    assert "fitted to each structure for 25" in in_sample.reason
+    everyone = committee_threshold(committee, cells, 95.0)
+    assert everyone.value != pytest.approx(in_sample.value)
 
 
 def test_near_duplicates_removed_distinct_kept_most_uncertain_kept() -> None:

@@ -13,6 +13,7 @@ import yaml
 
 from conftest import FAST_SI_DFT, PYTHON, REPO, SNAKEFILE, small_si_structures
 from mlip_autopipec.config.expander import expand_config
+from mlip_autopipec.data.database import structure_id_of
 from test_labeller import direct_ase_energy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
@@ -74,7 +75,7 @@ def test_database_holds_labels_matching_a_direct_ase_run(labelled_run: Path) -> 
     assert len(rows) == 3 and {row.state for row in rows} == {"labelled"}
     assert all(row.origin == "test_rattle" and row.iteration == 0 and row.dft_hash for row in rows)
     full = expand_config(yaml.safe_load((labelled_run / "config.yaml").read_text()) | {"structures": str(labelled_run / "si.extxyz")})
-    by_formula_positions = {row.structure_id: row for row in rows}
+    by_formula_positions = {structure_id_of(row): row for row in rows}
     from mlip_autopipec.data.ids import structure_id
 
     for number, atoms in enumerate(small_si_structures(3)):

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import FAST_SI_DFT
+from mlip_autopipec.data.database import structure_id_of
 from mlip_autopipec.simulation.explore import read_frames
 from test_workflow import snakemake
 
@@ -64,6 +65,6 @@ def test_generate_explore_select_label_ingest(tmp_path: Path) -> None:
     assert db.count(state="labelled") == 5
     assert db.count(state="labelled", origin="isolated_atom") == 1
     selected_ids = {p.stem for p in (tmp_path / "results/iter_0/selected").glob("*.extxyz")}
-    assert {row.structure_id for row in db.select(state="labelled")} == selected_ids
+    assert {structure_id_of(row) for row in db.select(state="labelled")} == selected_ids
     generated_rows = db.count(state="generated")
     assert generated_rows == len(generated) - sum(1 for row in db.select(state="labelled") if row.origin != "explore")

@@ -77,6 +77,12 @@ def labels_up_to(wildcards):
     return [path for k in range(int(wildcards.iteration) + 1) for path in label_files(k)]
 
 
+def previous_plan(wildcards):
+    """The last iteration's committee plan (its test set stays held out); none in iteration 0."""
+    i = int(wildcards.iteration)
+    return [] if i == 0 else [f"{models(i - 1)}/plan.json"]
+
+
 def previous_labels(wildcards):
     return [path for k in range(int(wildcards.iteration)) for path in label_files(k)]
 

@@ -5,6 +5,7 @@
 rule train_plan:
     input:
         labels=labels_up_to,
+        previous_plan=previous_plan,
     output:
         plan="results/iter_{iteration}/models/plan.json",
     log:

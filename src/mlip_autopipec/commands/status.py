@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mlip_autopipec.data.database import STATES, StructureIndex
+from mlip_autopipec.data.database import STATES, StructureIndex, structure_id_of
 from mlip_autopipec.data.run_summary import run_summary
 from mlip_autopipec.errors import UserInputError
 
@@ -16,21 +16,24 @@ from mlip_autopipec.errors import UserInputError
 @click.command()
 @click.option("--database", default="results/database.db", show_default=True, type=click.Path(dir_okay=False))
 def status(database: str) -> None:
-    """Summarise the structure index of a run."""
-    if not Path(database).is_file():
-        raise UserInputError(f"database: '{database}' does not exist; run 'mlip-pipe run' first or give --database")
-    index = StructureIndex(database)
-    counts = index.counts()
-    table = Table(title=f"Structures in {database}")
-    table.add_column("state")
-    table.add_column("count", justify="right")
-    for state in STATES:
-        table.add_row(state, str(counts.get(state, 0)))
+    """Summarise a run: the structure index, failures, and per iteration its DFT work, errors and decision."""
     console = Console()
-    console.print(table)
-    for row in index.rows("failed"):
-        console.print(f"[red]failed[/red] {row.structure_id}: {row.get('reason', '')}")
     iterations = run_summary(Path(database).parent)
+    if Path(database).is_file():
+        index = StructureIndex(database)
+        counts = index.counts()
+        table = Table(title=f"Structures in {database}")
+        table.add_column("state")
+        table.add_column("count", justify="right")
+        for state in STATES:
+            table.add_row(state, str(counts.get(state, 0)))
+        console.print(table)
+        for row in index.rows("failed"):
+            console.print(f"[red]failed[/red] {structure_id_of(row)}: {row.get('reason', '')}")
+    elif iterations:
+        console.print(f"{database} is written when the first iteration's labels are in; labels so far:")
+    else:
+        raise UserInputError(f"database: '{database}' does not exist; run 'mlip-pipe run' first or give --database")
     if iterations:
         console.print(iteration_table(iterations))
         for it in iterations:

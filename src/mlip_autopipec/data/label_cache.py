@@ -12,7 +12,10 @@ job never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,16 +40,48 @@ class LabelCache:
             return None  # unreadable entry: recompute rather than crash
 
     @contextmanager
-    def lock(self, structure_id: str, dft_hash: str) -> Iterator[None]:
-        """Hold the entry's exclusive lock (blocking until another holder finishes or dies)."""
+    def lock(self, structure_id: str, dft_hash: str, max_wait_s: float = 24 * 3600.0) -> Iterator[int | None]:
+        """Hold the entry's exclusive lock; yields its file descriptor (None when unlocked, see below).
+
+        Pass the descriptor to pw.x (``run_process(pass_fds=...)``): a flock lasts until every copy of
+        the descriptor is closed, so an orphaned pw.x whose job was killed keeps holding it and a
+        resumed job cannot start a second pw.x in the same folder. Where the file system has no
+        working flock (Lustre mounted ``noflock``) or the holder never lets go within ``max_wait_s``
+        (a lock left by a crashed NFSv3 client), the job warns and goes on without the lock rather
+        than fail or hang: the cache is then as good as it was before locking existed.
+        """
         path = self.path(structure_id, dft_hash).with_suffix(".lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            fd = handle.fileno()
+            locked = _acquire(fd, path, max_wait_s)
             try:
-                yield
+                yield fd if locked else None
             finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                if locked:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
 
     def put(self, record: LabelRecord) -> Path:
         return record.write(self.path(record.structure_id, record.dft_hash))
+
+
+_NO_FLOCK = {errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK, errno.EINVAL}
+
+
+def _acquire(fd: int, path: Path, max_wait_s: float, poll_s: float = 0.5) -> bool:
+    """Take an exclusive flock on ``fd``, polling; False (with a warning) when flock is unsupported or the wait runs out."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                logging.getLogger(__name__).warning("%s still locked after %.0f s; labelling without the lock", path, max_wait_s)
+                return False
+            time.sleep(poll_s)
+        except OSError as error:
+            if error.errno in _NO_FLOCK:
+                logging.getLogger(__name__).warning("no file locking on %s (%s); labelling without the lock", path, error.strerror)
+                return False
+            raise

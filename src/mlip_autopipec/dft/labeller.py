@@ -92,7 +92,14 @@ def pool_flags(ntasks: int, kpts: list[int] | None) -> list[str]:
 
 
 def run_attempt(
-    atoms: Atoms, dft: DFTConfig, label: LabelConfig, directory: Path, overrides: dict[str, Any], restart: bool, ntasks: int | None = None
+    atoms: Atoms,
+    dft: DFTConfig,
+    label: LabelConfig,
+    directory: Path,
+    overrides: dict[str, Any],
+    restart: bool,
+    ntasks: int | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[PwOutcome, float]:
     """Write the input with ASE's Espresso calculator, run pw.x under the wall-time limit, classify the output.
 
@@ -113,7 +120,7 @@ def run_attempt(
         kpts=kpts,
     )
     calc.write_inputfiles(work, ["energy", "forces", "stress"])
-    process = run_process(profile.get_command(INPUT_NAME), directory, directory / OUTPUT_NAME, directory / ERROR_NAME, label.walltime_s)
+    process = run_process(profile.get_command(INPUT_NAME), directory, directory / OUTPUT_NAME, directory / ERROR_NAME, label.walltime_s, pass_fds)
     text = (directory / OUTPUT_NAME).read_text(errors="replace")
     outcome = classify_pw_output(text, process.returncode, process.timed_out, periodic=bool(work.get_pbc().any()))
     return outcome, process.wall_time_s
@@ -137,24 +144,36 @@ def label_structure(
 ) -> LabelRecord:
     """Label ``atoms``: from the cache when the same (structure, DFT parameters) was done, else with pw.x.
 
-    The cache entry stays locked while pw.x runs, so a concurrent job for the same pair waits and
-    then takes the finished label: pw.x never runs twice for one (structure id, DFT hash).
+    The cache entry stays locked while pw.x runs (pw.x itself holds the lock too, so it outlives a
+    killed job), so a concurrent job for the same pair waits and then takes the finished label:
+    two pw.x never run at once for one (structure id, DFT hash).
     """
     sid = structure_id(atoms)
     key = dft_hash(dft)
     origin = origin or str(atoms.info.get("origin", "unknown"))
     cache = cache if cache is not None else LabelCache(label.cache_dir)
-    with cache.lock(sid, key):
+    max_wait_s = label.walltime_s * label.max_attempts + 600.0  # the longest another job can legitimately hold it
+    with cache.lock(sid, key, max_wait_s) as lock_fd:
         cached = cache.get(sid, key)
         if cached is not None and (cached.state == "labelled" or _failure_is_final(cached, label)):
             return cached.model_copy(update={"cache_hit": True, "iteration": iteration, "origin": origin})
-        record = _compute_label(atoms, dft, label, Path(workdir), iteration, origin, ntasks, sid, key)
+        keep = () if lock_fd is None else (lock_fd,)
+        record = _compute_label(atoms, dft, label, Path(workdir), iteration, origin, ntasks, sid, key, keep)
         cache.put(record)
     return record
 
 
 def _compute_label(
-    atoms: Atoms, dft: DFTConfig, label: LabelConfig, workdir: Path, iteration: int, origin: str, ntasks: int | None, sid: str, key: str
+    atoms: Atoms,
+    dft: DFTConfig,
+    label: LabelConfig,
+    workdir: Path,
+    iteration: int,
+    origin: str,
+    ntasks: int | None,
+    sid: str,
+    key: str,
+    pass_fds: tuple[int, ...] = (),
 ) -> LabelRecord:
     """pw.x through the recovery ladder in ``workdir``; the record (labelled or failed), not yet cached."""
     scratch = workdir / "scratch"
@@ -172,7 +191,7 @@ def _compute_label(
         directory = workdir / f"attempt_{number}"
         if directory.exists():
             shutil.rmtree(directory)
-        outcome, seconds = run_attempt(atoms, dft, label, directory, overrides, restart, ntasks)
+        outcome, seconds = run_attempt(atoms, dft, label, directory, overrides, restart, ntasks, pass_fds)
         attempts.append(
             Attempt(
                 number=number,

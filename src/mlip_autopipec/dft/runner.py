@@ -41,11 +41,16 @@ def mpi_prefix(mpi: MPIConfig, ntasks: int | None = None) -> list[str]:
     return extra
 
 
-def run_process(argv: list[str], directory: Path, stdout: Path, stderr: Path, walltime_s: float) -> ProcessResult:
-    """Run ``argv`` in ``directory``; on time-out, SIGTERM then SIGKILL the whole process group."""
+def run_process(
+    argv: list[str], directory: Path, stdout: Path, stderr: Path, walltime_s: float, pass_fds: tuple[int, ...] = ()
+) -> ProcessResult:
+    """Run ``argv`` in ``directory``; on time-out, SIGTERM then SIGKILL the whole process group.
+
+    ``pass_fds``: descriptors the process inherits (the label cache lock, held as long as pw.x runs).
+    """
     start = time.monotonic()
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        process = subprocess.Popen(argv, cwd=directory, stdout=out, stderr=err, start_new_session=True)
+        process = subprocess.Popen(argv, cwd=directory, stdout=out, stderr=err, start_new_session=True, pass_fds=pass_fds)
         try:
             returncode = process.wait(timeout=walltime_s)
             timed_out = False

@@ -219,6 +219,7 @@ def plan_committee(
     backend: BackendName = "ace",
     mace_epochs: int | None = None,
     mace_options: Mapping[str, Any] | None = None,
+    previous_plan: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Split the data (test held out by structure), fit reference energies on the training delta targets,
     write ``train.extxyz``, ``test.extxyz`` and ``plan.json`` into ``workdir``; return the plan.
@@ -228,6 +229,12 @@ def plan_committee(
     ``backend="mace"`` also records ``mace``: ``max_epochs`` (``mace_epochs``, else
     ``choose_mace_epochs`` of the training-set size), ``options`` (extra ``mace_run_train`` flags)
     and the resulting ``hyperparameters``; all of it enters ``config_hash``.
+
+    ``previous_plan`` (the last iteration's): its test and training structures stay where they were
+    (only new structures are split), and
+    ``initial_test_ids`` (the first iteration's test set, held out ever since) is carried along, so
+    every committee of a run is scored on that same yardstick and the stopping rule compares like
+    with like.
     """
     if committee_size < 1:
         raise ValueError(f"committee_size must be >= 1, got {committee_size}")
@@ -239,7 +246,9 @@ def plan_committee(
         settings, why = choose_ace_settings(len(structures), elements)
     params = dict(baseline_params or {})
     base = make_baseline(baseline, elements, **params)
-    split = split_train_test(list(structures), settings.test_fraction, settings.seed)
+    previous = previous_plan or {}
+    split = split_train_test(list(structures), settings.test_fraction, settings.seed,
+                             held_out=previous.get("test_ids", ()), trained=previous.get("training_ids", ()))
     if not split.train:
         raise ValueError("no training structures after the split")
     mace: dict[str, Any] | None = None
@@ -268,6 +277,7 @@ def plan_committee(
         },
         "training_ids": split.train_ids,
         "test_ids": split.test_ids,
+        "initial_test_ids": list(previous_plan.get("initial_test_ids", previous_plan["test_ids"])) if previous_plan else split.test_ids,
     }
     plan["config_hash"] = parameters_hash({k: plan[k] for k in _HASHED if k in plan})
     atomic_write_json(workdir / PLAN_NAME, plan)

@@ -11,7 +11,7 @@ where data are scarce.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,36 +117,48 @@ def _test_counts(group_sizes: dict[str, int], n_test: int) -> dict[str, int]:
     return counts
 
 
-def split_train_test(atoms_list: Sequence[Atoms], test_fraction: float, seed: int) -> DataSplit:
+def split_train_test(
+    atoms_list: Sequence[Atoms], test_fraction: float, seed: int, held_out: Collection[str] = (), trained: Collection[str] = ()
+) -> DataSplit:
     """Seeded train/test split by structure id, stratified by origin.
 
     ``round(test_fraction * n_structures)`` distinct structures (at least one when the fraction is
     positive and there are two or more) go to the test set, spread over the origins in proportion
     to their size; every origin keeps at least one structure in training. Repeated frames of the
     same structure id always land on the same side.
+
+    ``held_out`` / ``trained``: structure ids that stay in the test / training set whatever the draw
+    (the previous iteration's split), so a structure once used to judge a committee is never
+    trained on, successive committees are compared on the same structures, and only the new
+    structures are split.
     """
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     by_key: dict[str, list[int]] = defaultdict(list)
     for index, atoms in enumerate(atoms_list):
         by_key[structure_key(atoms)].append(index)
+    kept_out = set(held_out) & set(by_key)
+    kept_in = (set(trained) & set(by_key)) - kept_out
     groups: dict[str, list[str]] = defaultdict(list)
     for key, indices in by_key.items():
-        groups[origin_of(atoms_list[indices[0]])].append(key)
-    n_unique = len(by_key)
+        if key not in kept_out and key not in kept_in:
+            groups[origin_of(atoms_list[indices[0]])].append(key)
+    n_unique = len(by_key) - len(kept_out) - len(kept_in)
     n_test = int(round(test_fraction * n_unique))
     if test_fraction > 0 and n_unique >= 2:
         n_test = max(n_test, 1)
     sizes = {origin: len(keys) for origin, keys in sorted(groups.items())}
     counts = _test_counts(sizes, n_test) if n_unique else {}
     rng = np.random.default_rng(seed)
-    test_keys: set[str] = set()
+    test_keys: set[str] = set(kept_out)
     origins: dict[str, dict[str, int]] = {}
     for origin in sorted(groups):
         keys = sorted(groups[origin])
         chosen = rng.permutation(len(keys))[: counts[origin]]
         test_keys.update(keys[i] for i in chosen)
         origins[origin] = {"train": len(keys) - counts[origin], "test": counts[origin]}
+    if kept_out or kept_in:
+        origins["split_before"] = {"train": len(kept_in), "test": len(kept_out)}
     train = [atoms for atoms in atoms_list if structure_key(atoms) not in test_keys]
     test = [atoms for atoms in atoms_list if structure_key(atoms) in test_keys]
     return DataSplit(train=train, test=test, seed=seed, test_fraction=test_fraction, origins=origins)

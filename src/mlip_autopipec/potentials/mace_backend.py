@@ -35,6 +35,7 @@ from ase.calculators.calculator import BaseCalculator, Calculator
 from ase.data import atomic_numbers
 from ase.io import write
 
+from mlip_autopipec.data.atomic_io import atomic_write_json
 from mlip_autopipec.executables import run_logged, venv_tool
 from mlip_autopipec.potentials.dataset import bootstrap_counts
 from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, subtract_reference_energies
@@ -320,7 +321,7 @@ def fit_mace_member(
         argv=argv,
         wall_time_s=round(time.monotonic() - start, 2),
     )
-    (workdir / RESULT_NAME).write_text(json.dumps(result.to_json(), indent=2))
+    atomic_write_json(workdir / RESULT_NAME, result.to_json())
     return result
 
 

@@ -25,6 +25,7 @@ from ase import Atoms, units  # noqa: E402
 from ase.calculators.calculator import BaseCalculator  # noqa: E402
 
 from mlip_autopipec.data.atomic_io import atomic_write_json  # noqa: E402
+from mlip_autopipec.potentials.dataset import structure_key  # noqa: E402
 from mlip_autopipec.potentials.delta import dft_labels  # noqa: E402
 from mlip_autopipec.potentials.mace_backend import read_mace_curve  # noqa: E402
 
@@ -287,6 +288,10 @@ def report_committee(manifest_path: str | Path, outdir: str | Path | None = None
     train, test = load_split(manifest)
     calc = CommitteeCalculator(manifest, extrapolation_grade=False)
     metrics, predictions = evaluate_committee(calc, train, test)
+    initial = set(manifest.get("initial_test_ids") or [])
+    if initial:  # the run's fixed yardstick: the first iteration's test set, held out ever since
+        subset = [atoms for atoms in test if structure_key(atoms) in initial]
+        metrics["committee"]["test_initial"] = error_metrics(committee_predictions(calc, subset)[0])
     for entry, member in zip(metrics["members"], manifest["members"], strict=True):
         entry["n_training_structures"] = member.get("n_training_structures")
     metrics["config_hash"] = manifest.get("config_hash")

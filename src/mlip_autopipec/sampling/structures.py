@@ -13,6 +13,7 @@ from ase import Atoms
 
 from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
 from mlip_autopipec.sampling.direct import direct_select
+from mlip_autopipec.structures.clusters import is_scan
 
 # A lighter basis than the descriptor default: selection needs to tell structures apart, not fit forces.
 SELECTION_SPEC = {"r_cut": 5.0, "n_max": 6, "l_max": 4}
@@ -30,8 +31,8 @@ class StructureSelection:
 
 
 def is_cluster(atoms: Atoms) -> bool:
-    """Non-periodic with more than one atom: dimers, trimers, small clusters, isolated molecules."""
-    return len(atoms) > 1 and not bool(np.any(atoms.pbc))
+    """A dimer or trimer scan (not an isolated atom, which is always kept, nor a molecule of a molecular system)."""
+    return is_scan(atoms) and atoms.info.get("origin") != "isolated_atom" and len(atoms) > 1
 
 
 def select_structures(
@@ -39,13 +40,15 @@ def select_structures(
 ) -> StructureSelection:
     """Indices of at most ``n_select`` frames (isolated atoms always among them).
 
-    ``cluster_fraction`` caps the share of non-periodic clusters among the picks (DIRECT runs on the
-    clusters and on the condensed frames separately, each with its share). Why: in descriptor space a
+    ``cluster_fraction`` sets the share of dimer/trimer scans among the picks (a quota: DIRECT runs on
+    the scans and on all other frames separately, each with its share). Why: in descriptor space a
     dimer scan is a row of far-apart outliers, so plain DIRECT spends most of a small budget on them,
     and a potential for the bulk material then learns mostly from dimers. Their job is to pin the short
-    range; a fifth of the data does that. Where the condensed frames cannot fill their share, clusters
-    take the rest. ``None``: no cap (one DIRECT over everything).
+    range; a fifth of the data does that. Where the other frames cannot fill their share, scans take
+    the rest. ``None``: no quota (one DIRECT over everything).
     """
+    if cluster_fraction is not None and not 0.0 <= cluster_fraction <= 1.0:
+        raise ValueError(f"cluster_fraction must be in [0, 1], got {cluster_fraction}")
     forced = [i for i, atoms in enumerate(frames) if atoms.info.get("origin") == "isolated_atom"]
     candidates = [i for i in range(len(frames)) if i not in set(forced)]
     budget = max(0, n_select - len(forced))

@@ -2,7 +2,8 @@
 
 An iteration is converged when its on-the-fly MD found fewer than a set fraction of uncertain
 checks over its whole simulated length AND the held-out force error stopped improving (less than
-``min_improvement`` relative to the previous committee) or already meets ``target_force_rmse``; it
+``min_improvement`` relative to the previous committee, both measured on the same structures: the
+first iteration's test set, held out ever since) or already meets ``target_force_rmse``; it
 also stops at the DFT budget. A loop that stops learning while its error is still above the target
 is reported as such (``warning``): more iterations of the same sampling would not fix it.
 """
@@ -13,8 +14,16 @@ import math
 from typing import Any
 
 
-def _relative_improvement(history: list[float]) -> float | None:
-    if len(history) >= 2 and history[-2] > 0 and math.isfinite(history[-1]):
+def held_out_force_rmse(metrics: dict[str, Any]) -> float | None:
+    """A committee's force RMSE on the run's fixed yardstick (the first iteration's test set, held out in
+    every iteration since), else on its own test set; None when there is none."""
+    committee = metrics.get("committee", {})
+    value = committee.get("test_initial", {}).get("force_rmse", committee.get("test", {}).get("force_rmse"))
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+def _relative_improvement(history: list[float | None]) -> float | None:
+    if len(history) >= 2 and history[-2] is not None and history[-1] is not None and history[-2] > 0:
         return (history[-2] - history[-1]) / history[-2]
     return None
 
@@ -22,7 +31,7 @@ def _relative_improvement(history: list[float]) -> float | None:
 def decide_status(
     md_summaries: list[dict[str, Any]],
     uncertain_fraction_limit: float,
-    test_force_rmse: list[float],
+    test_force_rmse: list[float | None],
     labels_so_far: int,
     dft_budget: int,
     min_improvement: float = 0.05,
@@ -34,7 +43,7 @@ def decide_status(
     steps = sum(int(s["steps_done"]) for s in md_summaries)
     fraction = uncertain / checks if checks else 1.0
     improvement = _relative_improvement(test_force_rmse)
-    latest = test_force_rmse[-1] if test_force_rmse and math.isfinite(test_force_rmse[-1]) else None
+    latest = test_force_rmse[-1] if test_force_rmse else None
     evidence = {
         "md_steps": steps,
         "checks": checks,
@@ -70,5 +79,10 @@ def decide_status(
             f"{target_force_rmse:.3g} eV/A",
             "evidence": evidence,
         }
-    why = "" if improvement is not None else "; one committee so far, so no evidence yet that the error stopped improving"
+    if improvement is not None:
+        why = ""
+    elif len(test_force_rmse) < 2:
+        why = "; one committee so far, so no evidence yet that the error stopped improving"
+    else:
+        why = "; no held-out error to compare the last two committees on"
     return {"status": "continue", "reason": f"{sampled}{why}", "evidence": evidence, **warning}

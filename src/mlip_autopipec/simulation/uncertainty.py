@@ -25,6 +25,8 @@ import numpy as np
 from ase import Atoms
 
 from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
+from mlip_autopipec.potentials.dataset import structure_key
+from mlip_autopipec.structures.clusters import is_scan
 
 FORCE_KEY = "max_force_std"
 ENERGY_KEY = "energy_std_per_atom"
@@ -115,25 +117,32 @@ def _small_sample_percentile(values: np.ndarray, percentile: float) -> tuple[flo
     which a log-normal describes well.
     """
     maximum = float(values.max())
-    if values.size < 3 or np.any(values <= 0) or percentile >= 100.0:
+    # Spreads of symmetric cells are zero up to round-off (forces vanish by symmetry in every member):
+    # they say nothing about the committee's disagreement and would drag a log-normal fit to zero.
+    informative = values[values > 1e-3 * maximum]
+    ignored = values.size - informative.size
+    if informative.size < 3 or percentile >= 100.0:
         return maximum, "maximum of the sample used"
     from scipy.stats import norm
 
-    logs = np.log(values)
+    logs = np.log(informative)
     fitted = float(np.exp(logs.mean() + norm.ppf(percentile / 100.0) * logs.std(ddof=1)))
+    note = f", {ignored} near-zero spreads of symmetric cells left out" if ignored else ""
     if fitted >= maximum:
-        return maximum, "log-normal estimate above the sample maximum, maximum used"
-    return fitted, f"{percentile:g}th percentile of a log-normal fitted to them (sample maximum {maximum:.4g})"
+        return maximum, f"log-normal estimate above the sample maximum, maximum used{note}"
+    return fitted, f"{percentile:g}th percentile of a log-normal fitted to them (sample maximum {maximum:.4g}{note})"
 
 
 def condensed(structures: Sequence[Atoms]) -> list[Atoms]:
-    """The fully periodic structures with more than one atom: those comparable with the MD frames the threshold judges.
+    """The training structures comparable with the MD frames the threshold judges: all but the dimer and
+    trimer scans and isolated atoms (by ``info['origin']``; without an origin, by shape: non-periodic
+    structures of at most three atoms).
 
-    Dimers, trimers and isolated atoms are in the training set to pin the short-range and the reference
-    energies, but the committee's spread on them says nothing about bulk MD frames, and a dimer at a
-    short distance easily carries the largest spread of all.
+    Those scans are in the training set to pin the short range and the reference energies, but the
+    committee's spread on them says nothing about MD frames, and a dimer at a short distance easily
+    carries the largest spread of all. Molecules of a molecular system are kept.
     """
-    return [a for a in structures if len(a) > 1 and bool(np.all(a.pbc)) and a.cell.rank == 3]
+    return [a for a in structures if not is_scan(a)]
 
 
 def committee_threshold(
@@ -141,20 +150,49 @@ def committee_threshold(
     training: Sequence[Atoms],
     percentile: float,
     fixed: float | None = None,
+    fitted_by: Mapping[str, Sequence[int]] | None = None,
 ) -> Threshold:
     """The threshold of one committee: ``fixed`` when the user set one, else calibrated on the committee's
-    ``max_force_std`` over its condensed training structures (all of them when there are none)."""
+    max force spread over its condensed training structures (all of them when there are none).
+
+    ``fitted_by`` (structure id -> indices of the members whose bootstrap resample drew it): the spread on
+    a structure is then taken over those members only. Why: each member leaves about a third of the
+    training set out of its resample, so the full committee's spread on a "training" structure is mostly
+    out-of-sample disagreement; on small data sets that put the threshold far above the spread of new MD
+    frames and nothing was ever flagged. The in-sample spread is what "the committee's spread on its own
+    training data" means. Structures drawn by fewer than two members use all members.
+    """
     if fixed is not None:
         return Threshold(value=float(fixed), percentile=float(percentile), n=0, reason=f"fixed by active_learning.uncertainty_threshold: {float(fixed):.4g}")
     chosen = condensed(training) or list(training)
     spreads = []
+    in_sample = 0
     for atoms in chosen:
         work = atoms.copy()
         work.calc = calculator
-        spreads.append(float(committee_results(work)[FORCE_KEY]))
+        results = committee_results(work)
+        members = list((fitted_by or {}).get(structure_key(atoms), []))
+        if len(members) >= 2 and "member_forces" in results:
+            forces = np.asarray(results["member_forces"])[members]
+            spreads.append(float(np.linalg.norm(forces.std(axis=0), axis=1).max()) if len(atoms) else 0.0)
+            in_sample += 1
+        else:
+            spreads.append(float(results[FORCE_KEY]))
     threshold = calibrate_threshold(spreads, percentile)
     scope = f"{len(chosen)} condensed training structures of {len(training)}" if len(chosen) < len(training) else f"all {len(training)} training structures"
+    if fitted_by is not None:
+        scope += f"; spread over the members fitted to each structure for {in_sample} of them"
     return Threshold(value=threshold.value, percentile=threshold.percentile, n=threshold.n, reason=f"{threshold.reason} (on {scope})")
+
+
+def fitted_by_members(manifest: Mapping[str, Any]) -> dict[str, list[int]]:
+    """Structure id -> the committee members whose bootstrap resample drew it (from the manifest)."""
+    fitted: dict[str, list[int]] = {}
+    for position, member in enumerate(manifest.get("members", [])):
+        for sid, count in (member.get("bootstrap") or {}).items():
+            if count > 0:
+                fitted.setdefault(sid, []).append(position)
+    return fitted
 
 
 def _value(threshold: Threshold | float) -> float:

@@ -13,6 +13,19 @@ from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
 
 VACUUM = 6.0  # A on each side: keeps periodic images apart for pw.x
+SCAN_ORIGINS = frozenset({"dimer", "trimer", "isolated_atom"})
+
+
+def is_scan(atoms: Atoms) -> bool:
+    """A dimer/trimer scan or an isolated atom: by ``info['origin']``, else by shape (non-periodic, <= 3 atoms).
+
+    Selection and threshold calibration treat these apart from the condensed frames (and from the
+    molecules of a molecular system): they are few-atom outliers in descriptor space and in spread.
+    """
+    origin = atoms.info.get("origin")
+    if isinstance(origin, str) and origin and origin != "unknown":
+        return origin in SCAN_ORIGINS
+    return len(atoms) <= 3 and not bool(np.any(atoms.pbc))
 
 
 def _boxed(atoms: Atoms, origin: str) -> Atoms:

@@ -42,10 +42,12 @@ def supercell_for(atoms: Atoms, target_atoms: int) -> Atoms:
     diamond cells, whose diagonal repeats jump from 2 to 16 atoms) ASE's ``find_optimal_cell_shape``,
     which for example turns the 2-atom diamond cell into the 8-atom cubic one.
     """
+    if atoms.cell.rank < 3:
+        raise ValueError("supercell_for needs a cell with three lattice vectors")
     diagonal = _diagonal_repeats(atoms, target_atoms)
     n_diagonal = len(atoms) * round(abs(np.linalg.det(diagonal)))
     n_cells = max(1, int(round(target_atoms / len(atoms))))
-    if abs(n_diagonal - target_atoms) <= 0.25 * target_atoms or n_cells * len(atoms) == n_diagonal or atoms.cell.rank < 3:
+    if abs(n_diagonal - target_atoms) <= 0.25 * target_atoms or n_cells * len(atoms) == n_diagonal:
         return make_supercell(atoms, diagonal)
     key = tuple(float(v) for v in np.round(atoms.cell.array, 6).ravel())
     matrix = np.array(_cubic_transformation(key, n_cells))
