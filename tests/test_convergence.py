@@ -54,3 +54,8 @@ def test_error_history_reads_the_fixed_yardstick_first() -> None:
     assert held_out_force_rmse({"committee": {"test": {"force_rmse": 0.3}}}) == 0.3
     assert held_out_force_rmse({"committee": {"test": {"force_rmse": float("nan")}}}) is None
     assert held_out_force_rmse({"committee": {"test": {"n_structures": 0}}}) is None
+
+
+def test_a_worse_error_is_said_so() -> None:
+    status = decide_status(runs(100, 0), 0.02, [0.20, 0.25], 10, 40)
+    assert status["status"] == "converged" and "did not improve (25.0% worse)" in status["reason"]

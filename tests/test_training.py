@@ -327,3 +327,27 @@ def test_model_cutoff_is_the_reach_of_a_force() -> None:
     assert model_cutoff({"settings": {"cutoff": 5.0}}) == 5.0  # manifests before backends existed are ACE
     mace = {"backend": "mace", "settings": {"cutoff": 5.0}, "mace": {"hyperparameters": {**TINY_MACE, "r_max": 4.5}}}
     assert model_cutoff(mace) == 4.5 * TINY_MACE["num_interactions"]
+
+
+def test_held_out_errors_leave_dimer_scans_out(committee: Path, tmp_path: Path) -> None:
+    """A dimer at short range in the test set (forces of tens of eV/A) must not stand for the potential's accuracy:
+    ``test_condensed`` and the run's yardstick ``test_initial`` leave scans out; ``test`` keeps everything."""
+    import shutil
+
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read, write
+
+    copy = tmp_path / "committee"
+    shutil.copytree(committee.parent, copy)
+    manifest = json.loads((copy / "committee.json").read_text())
+    test = read(copy / manifest["split"]["test_file"], ":")
+    dimer = Atoms("Si2", positions=[[0, 0, 0], [0, 0, 1.6]], cell=[12, 12, 12], pbc=False)
+    dimer.info.update(origin="dimer", structure_id="d1mer00000000000")
+    dimer.calc = SinglePointCalculator(dimer, energy=-200.0, forces=[[0, 0, 40.0], [0, 0, -40.0]])
+    write(copy / manifest["split"]["test_file"], [*test, dimer])
+    manifest["initial_test_ids"] = [*manifest["test_ids"], "d1mer00000000000"]
+    (copy / "committee.json").write_text(json.dumps(manifest))
+    metrics = load_metrics(report_committee(copy / "committee.json")["metrics"])["committee"]
+    assert metrics["test"]["n_structures"] == len(test) + 1
+    assert metrics["test_condensed"]["n_structures"] == metrics["test_initial"]["n_structures"] == len(test)
+    assert metrics["test_condensed"]["force_rmse"] < metrics["test"]["force_rmse"]

@@ -47,7 +47,7 @@ def _number(value: float | None, digits: int) -> str:
 
 def iteration_table(iterations: list[dict]) -> Table:
     """One row per active-learning iteration: DFT work, held-out errors and the loop's decision."""
-    table = Table(title="Iterations", caption="pw.x s: time in pw.x (cache hits excluded); F, E: held-out force (eV/A) and energy (meV/atom) RMSE")
+    table = Table(title="Iterations", caption="pw.x s: time in pw.x (cache hits excluded); F, E: held-out force (eV/A) and energy (meV/atom) RMSE, dimer/trimer scans left out")
     for column in ("iter", "labelled", "failed", "pw.x runs", "pw.x s", "F RMSE", "E RMSE", "decision"):
         table.add_column(column, justify="left" if column == "decision" else "right")
     for it in iterations:

@@ -40,7 +40,8 @@ def iteration_summary(folder: Path) -> dict[str, Any]:
         summary["pw_runs"] += len(record.attempts)
         summary["pw_seconds"] += sum(attempt.wall_time_s for attempt in record.attempts)
     metrics = _json(folder / "models" / "metrics.json")
-    test = (metrics or {}).get("committee", {}).get("test", {})
+    committee = (metrics or {}).get("committee", {})
+    test = committee.get("test_condensed") or committee.get("test", {})  # without dimer/trimer scans when there are any
     summary["test_force_rmse"] = test.get("force_rmse")
     summary["test_energy_rmse_per_atom"] = test.get("energy_rmse_per_atom")
     status = _json(folder / "status.json")

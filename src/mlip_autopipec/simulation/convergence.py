@@ -67,8 +67,8 @@ def decide_status(
     if quiet and improvement is not None and improvement < min_improvement:
         return {
             "status": "converged",
-            "reason": f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force error improved by only {improvement:.1%} "
-            f"(< {min_improvement:.0%})",
+            "reason": f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force error "
+            + (f"improved by only {improvement:.1%} (< {min_improvement:.0%})" if improvement >= 0 else f"did not improve ({-improvement:.1%} worse)"),
             "evidence": evidence,
             **warning,
         }
