@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -148,7 +149,7 @@ def stop_run(process: subprocess.Popen, folder: Path) -> None:
 
 
 def kill_when(process: subprocess.Popen, matches: object, settle_s: float, timeout_s: float = 600) -> list[str]:
-    """Wait until a process of the run satisfies ``matches(argv)``, let it work ``settle_s``, then kill the run.
+    """Wait until a process of the run satisfies ``matches(pid, argv)``, let it work ``settle_s``, then kill the run.
 
     Returns the matching command line. Fails when the run ends first.
     """
@@ -158,7 +159,7 @@ def kill_when(process: subprocess.Popen, matches: object, settle_s: float, timeo
             pytest.fail(f"the run ended (rc {process.returncode}) before the moment to kill it came")
         for pid in descendants(process.pid):
             command = argv(pid)
-            if command and matches(command):  # type: ignore[operator]
+            if command and matches(pid, command):  # type: ignore[operator]
                 time.sleep(settle_s)
                 kill_everything(process.pid)
                 process.wait()
@@ -248,21 +249,30 @@ def test_short_loop_delivers_a_versioned_committee(uninterrupted: Path) -> None:
 # ---------------------------------------------------------------- kill and resume
 
 
-def is_pw(command: list[str]) -> bool:
-    return Path(command[0]).name == "pw.x"
+def _cwd_text(pid: int, name: str) -> str:
+    try:
+        return (Path(os.readlink(f"/proc/{pid}/cwd")) / name).read_text(errors="replace")
+    except OSError:
+        return ""
 
 
-def is_pacemaker(command: list[str]) -> bool:
-    return any(Path(part).name == "pacemaker" for part in command[:2])
+def is_pw_mid_scf(pid: int, command: list[str]) -> bool:
+    """pw.x running and already in its SCF loop: a half-written output and scratch lie on disk."""
+    return Path(command[0]).name == "pw.x" and "iteration #" in _cwd_text(pid, "espresso.pwo")
 
 
-def is_committee_md(command: list[str]) -> bool:
+def is_pacemaker_mid_fit(pid: int, command: list[str]) -> bool:
+    """pacemaker past its first BFGS iteration: interim potentials are on disk, the member's result is not."""
+    return any(Path(part).name == "pacemaker" for part in command[:2]) and re.search(r"Iteration\s+#[1-9]", _cwd_text(pid, "log.txt")) is not None
+
+
+def is_committee_md(pid: int, command: list[str]) -> bool:
     return any(part.endswith("simulate_md.py") for part in command)
 
 
 @pytest.mark.parametrize(
     ("moment", "matches", "settle_s"),
-    [("label", is_pw, 0.5), ("training", is_pacemaker, 2.0), ("simulate", is_committee_md, 1.0)],
+    [("label", is_pw_mid_scf, 0.0), ("training", is_pacemaker_mid_fit, 0.0), ("simulate", is_committee_md, 1.0)],
 )
 def test_killed_run_resumes_without_repeating_dft(uninterrupted: Path, tmp_path: Path, moment: str, matches: object, settle_s: float) -> None:
     write_loop_config(tmp_path)
