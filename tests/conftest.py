@@ -33,3 +33,15 @@ def small_si_structures(count: int = 3) -> list[Atoms]:
 def pw_available() -> None:
     if shutil.which("pw.x") is None:
         pytest.fail("pw.x is not installed; run 'bash envs/install.sh' (installs the Debian quantum-espresso package)")
+
+
+SI_LABELS = Path(__file__).parent / "data" / "si_labels" / "si_labels.extxyz"
+"""33 real pw.x-labelled Si structures (tests/data/si_labels/make_si_labels.py made them)."""
+
+
+@pytest.fixture(scope="session")
+def si_frames() -> list[Atoms]:
+    """The Si label fixture, shared by the ACE and MACE training tests (callers copy before changing frames)."""
+    from mlip_autopipec.potentials.dataset import load_structures
+
+    return load_structures(SI_LABELS)

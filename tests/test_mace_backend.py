@@ -35,7 +35,6 @@ from mlip_autopipec.potentials.committee import (
     plan_committee,
     train_member,
 )
-from mlip_autopipec.potentials.dataset import load_structures
 from mlip_autopipec.potentials.delta import (
     delta_targets,
     reference_energies,
@@ -59,13 +58,7 @@ from mlip_autopipec.potentials.metrics import (
     training_curves,
 )
 
-FIXTURE = Path(__file__).parent / "data" / "si_labels" / "si_labels.extxyz"
 EPOCHS = 5
-
-
-@pytest.fixture(scope="module")
-def si_frames() -> list[Atoms]:
-    return load_structures(FIXTURE)
 
 
 @pytest.fixture(scope="module")

@@ -34,20 +34,13 @@ from mlip_autopipec.potentials.dataset import (
     bootstrap_counts,
     bootstrap_sample,
     load_label_records,
-    load_structures,
     split_train_test,
     structure_key,
 )
 from mlip_autopipec.potentials.delta import reference_energy
 from mlip_autopipec.potentials.metrics import load_metrics, report_committee
 
-FIXTURE = Path(__file__).parent / "data" / "si_labels" / "si_labels.extxyz"
 COMMITTEE_SIZE = 3
-
-
-@pytest.fixture(scope="module")
-def si_frames() -> list[Atoms]:
-    return load_structures(FIXTURE)
 
 
 @pytest.fixture(scope="module")
