@@ -49,16 +49,16 @@ def md_speed(calc: BaseCalculator, steps: int, warmup: int = 5) -> tuple[float, 
 
 
 def train_one_member(workdir: Path) -> tuple[Path, float, dict]:
-    """Train a one-member committee on the fixture with the expander's settings; (manifest, seconds, settings)."""
-    from mlip_autopipec.potentials.ace import choose_ace_settings
-    from mlip_autopipec.potentials.committee import train_committee
+    """Plan a committee on the fixture with the expander's settings and train its member 0; (workdir, seconds, settings)."""
+    from mlip_autopipec.config.models import TrainConfig
+    from mlip_autopipec.potentials.committee_plan import plan_committee, train_member
     from mlip_autopipec.potentials.dataset import load_structures
 
     frames = load_structures(FIXTURE)
-    settings, _ = choose_ace_settings(len(frames), ["Si"])
     start = time.perf_counter()
-    manifest = train_committee(frames, workdir, ["Si"], committee_size=1, baseline="zbl", settings=settings)
-    return manifest, time.perf_counter() - start, settings.model_dump()
+    plan = plan_committee(frames, workdir, ["Si"], TrainConfig(committee_size=2, baseline="zbl"))
+    train_member(workdir, 0)
+    return workdir, time.perf_counter() - start, plan.backend_settings().model_dump()
 
 
 def main() -> None:
@@ -75,12 +75,19 @@ def main() -> None:
               f"({settings['number_of_functions_per_element']} functions, {settings['maxiter']} BFGS steps, "
               f"fixture {FIXTURE.name})", flush=True)
 
-        from mlip_autopipec.potentials.committee import load_manifest, member_calculator
+        from pyace import PyACECalculator
+
+        from mlip_autopipec.data.records import AceMemberRecord, CommitteePlan
+        from mlip_autopipec.potentials.ace import ace_view
+        from mlip_autopipec.potentials.committee_plan import make_plan_baseline
+        from mlip_autopipec.potentials.delta import DeltaCalculator
         from mlip_autopipec.potentials.surrogate import make_surrogate
 
-        manifest = load_manifest(manifest_path)
-        print(f"  pacemaker wall time in member.json: {manifest['members'][0]['wall_time_s']:.1f} s", flush=True)
-        ace = member_calculator(manifest, 0)
+        plan = CommitteePlan.read(manifest_path / "plan.json")
+        member = AceMemberRecord.read(manifest_path / "member_00" / "member.json")
+        print(f"  pacemaker wall time in member.json: {member.wall_time_s:.1f} s", flush=True)
+        # what committee.member_calculator builds for member 0
+        ace = DeltaCalculator(make_plan_baseline(plan), PyACECalculator(str(member.potential_yace)), plan.reference_energies, view=ace_view)
         # 200 ACE steps take well under a second, so one run is at the mercy of the scheduler: median of 5.
         runs = [md_speed(ace, args.steps) for _ in range(5)]
         ace_rate, ace_s = sorted(runs)[len(runs) // 2]

@@ -83,7 +83,8 @@ from ase.build import bulk
 from mlip_autopipec.descriptors import DescriptorSpec, per_atom_descriptors, structure_descriptors
 from mlip_autopipec.sampling.direct import direct_select
 from mlip_autopipec.sampling.structures import SELECTION_SPEC
-from mlip_autopipec.simulation.explore import job_seed, read_frames, write_frames
+from mlip_autopipec.data.seeds import job_seed
+from mlip_autopipec.data.trajectories import read_frames, write_frames
 from mlip_autopipec.structures.perturb import random_strain
 
 LATTICE = 5.43  # Angstrom, diamond Si
@@ -169,7 +170,7 @@ def trajectory(surrogate: Surrogate, which: str, index: int, condition: Conditio
     path = cache / "frames" / f"{which}-{index:02d}-{digest}.extxyz.gz"
     if path.is_file():
         return read_frames(path)
-    from mlip_autopipec.simulation.explore import explore_md
+    from mlip_autopipec.exploration.explore import explore_md
 
     start = bulk("Si", "diamond", a=LATTICE, cubic=True)
     if condition.strained:

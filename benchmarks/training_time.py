@@ -28,7 +28,7 @@ from mlip_autopipec.potentials.ace import choose_ace_settings, train_ace_member 
 from mlip_autopipec.potentials.baselines import make_baseline  # noqa: E402
 from mlip_autopipec.potentials.dataset import load_structures  # noqa: E402
 from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, reference_energies  # noqa: E402
-from mlip_autopipec.potentials.mace_backend import mace_member_calculator, train_mace_member  # noqa: E402
+from mlip_autopipec.potentials.mace_backend import fit_mace_member, load_mace_model, mace_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "data" / "si_labels" / "si_labels.extxyz"
@@ -65,7 +65,7 @@ def main() -> None:
     settings, _ = choose_ace_settings(len(frames), elements)
     settings = settings.model_copy(update={"maxiter": args.ace_maxiter})
     start = time.perf_counter()
-    ace = train_ace_member(frames, workdir / "ace", settings, elements, baseline, references, seed=settings.seed, active_set=False)
+    ace = train_ace_member(frames, workdir / "ace", settings, elements, baseline, references, seed=42, active_set=False)
     ace_s = time.perf_counter() - start
     from pyace import PyACECalculator
 
@@ -76,9 +76,10 @@ def main() -> None:
     )
 
     start = time.perf_counter()
-    model = train_mace_member(frames, workdir / "mace", elements, baseline, references, seed=123, max_epochs=args.mace_epochs, threads=args.threads)
+    model = fit_mace_member(frames, workdir / "mace", elements, baseline, references, mace_settings(len(frames), args.mace_epochs)[0],
+                            seed=123, threads=args.threads).model
     mace_s = time.perf_counter() - start
-    mace_rmse = rmse(frames, mace_member_calculator(model, baseline, references))
+    mace_rmse = rmse(frames, make_delta_calculator(baseline, load_mace_model(model), references))
     print(
         f"MACE (mace_run_train, 8 ch L=0 r 4.0 2 layers, {args.mace_epochs} epochs): {mace_s:8.1f} s"
         f"   train RMSE {mace_rmse[0]:.1f} meV/atom, {mace_rmse[1]:.3f} eV/A  [valid 10% held out of the fit]"

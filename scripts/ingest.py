@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from mlip_autopipec.data.atomic_io import atomic_write_json
 from mlip_autopipec.data.ingest import ingest_iteration
 from mlip_autopipec.joblog import job_logger
 
@@ -15,5 +14,5 @@ summary = ingest_iteration(
     [Path(p) for p in snakemake.input.labels],
     generated=Path(snakemake.input.generated) if "generated" in snakemake.input.keys() else None,
 )
-log.info("ingested: %s", summary)
-atomic_write_json(snakemake.output.summary, summary)
+log.info("ingested: %s", summary.model_dump())
+summary.write(snakemake.output.summary)

@@ -1,4 +1,4 @@
-"""Snakemake script of rule `label`: one structure through pw.x (or the label cache) to a label record."""
+"""Snakemake script of rule `label`: one structure through the labelling engine (or the label cache) to a label record."""
 
 import signal
 import sys
@@ -11,7 +11,7 @@ from mlip_autopipec.joblog import job_logger
 
 snakemake = globals()["snakemake"]
 log = job_logger("label", snakemake.log[0])
-# SIGTERM (Snakemake stopping, scancel) becomes SystemExit, so the runner kills pw.x on the way out
+# SIGTERM (Snakemake stopping, scancel) becomes SystemExit, so the runner kills the DFT program on the way out
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 atoms = ase.io.read(snakemake.input.structure)
 record = label_structure(

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
+from mlip_autopipec.data.records import CommitteePlan
 from mlip_autopipec.joblog import job_logger
-from mlip_autopipec.potentials.committee import get_backend, load_plan, train_member
+from mlip_autopipec.potentials.committee_plan import train_member
 
 snakemake = globals()["snakemake"]
 log = job_logger("train_member", snakemake.log[0])
-workdir = Path(snakemake.input.plan).parent
-result = train_member(workdir, int(snakemake.wildcards.member), threads=int(snakemake.threads))
-log.info("member %s (%s): %d structures, seed %d, %.1f s", snakemake.wildcards.member, get_backend(load_plan(workdir)).name,
+result = train_member(Path(snakemake.input.plan).parent, int(snakemake.wildcards.member), threads=int(snakemake.threads))
+log.info("member %s (%s): %d structures, seed %d, %.1f s", snakemake.wildcards.member, CommitteePlan.read(snakemake.input.plan).backend,
          result.n_structures, result.seed, result.wall_time_s)

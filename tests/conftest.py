@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from ase import Atoms
 from ase.build import bulk
 
@@ -45,3 +47,37 @@ def si_frames() -> list[Atoms]:
     from mlip_autopipec.potentials.dataset import load_structures
 
     return load_structures(SI_LABELS)
+
+
+# ---------------------------------------------------------------- real Snakemake runs in a temporary folder
+
+LABELLED = "results/iter_0/ingested.json"  # target: iteration 0 labelled and indexed (no training)
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, target: str | None = LABELLED) -> subprocess.CompletedProcess[str]:
+    command = [PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), "-c", "2", *args]
+    if target:
+        command.append(target)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def write_config(workdir: Path, **extra: object) -> dict:
+    config = {
+        "composition": "Si",
+        "structures": "si.extxyz",
+        "dft": dict(FAST_SI_DFT),
+        "label": {"mpi": {"ntasks": 2}},
+        **extra,
+    }
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return config
+
+
+def copy_run(source: Path, target: Path) -> Path:
+    """A private copy of a finished run (results, label cache, Snakemake's metadata, times kept) for a test that
+    edits it, so that tests sharing one run never see each other's edits, whatever their order."""
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    return target

@@ -2,52 +2,55 @@
 
 from __future__ import annotations
 
-from mlip_autopipec.simulation.convergence import decide_status
+from mlip_autopipec.active_learning.convergence import decide_status
+from mlip_autopipec.data.records import OtfRun
 
 
-def runs(checks: int, uncertain: int, steps: int = 100) -> list[dict]:
-    return [{"checks": checks, "uncertain_checks": uncertain, "steps_done": steps}]
+def runs(checks: int, uncertain: int, steps: int = 100) -> list[OtfRun]:
+    return [OtfRun(temperature_K=300.0, ensemble="nvt", checks=checks, uncertain_checks=uncertain, steps_done=steps,
+                   uncertain_fraction=uncertain / checks if checks else 1.0, collected=uncertain, max_uncertainty=0.0,
+                   stopped_reason=None, wall_time_s=0.0)]
 
 
 def test_budget_stops_the_loop_whatever_the_md_found() -> None:
     status = decide_status(runs(10, 10), 0.02, [0.5], labels_so_far=40, dft_budget=40)
-    assert status["status"] == "converged" and "budget" in status["reason"]
+    assert status.status == "converged" and "budget" in status.reason
 
 
 def test_one_committee_cannot_show_a_flat_error() -> None:
     status = decide_status(runs(100, 0), 0.02, [0.1], labels_so_far=10, dft_budget=40)
-    assert status["status"] == "continue" and "no evidence yet" in status["reason"]
-    assert status["evidence"]["relative_improvement"] is None
+    assert status.status == "continue" and "no evidence yet" in status.reason
+    assert status.evidence.relative_improvement is None
 
 
 def test_quiet_md_and_flat_error_converge() -> None:
     status = decide_status(runs(100, 1), 0.02, [0.20, 0.195], labels_so_far=10, dft_budget=40)
-    assert status["status"] == "converged" and "improved by only 2.5%" in status["reason"]
-    assert status["evidence"]["uncertain_fraction"] == 0.01 and "warning" not in status
+    assert status.status == "converged" and "improved by only 2.5%" in status.reason
+    assert status.evidence.uncertain_fraction == 0.01 and status.warning is None
 
 
 def test_improving_error_or_busy_md_continue() -> None:
-    assert decide_status(runs(100, 1), 0.02, [0.30, 0.20], 10, 40)["status"] == "continue"
-    assert decide_status(runs(100, 5), 0.02, [0.20, 0.20], 10, 40)["status"] == "continue"
-    assert decide_status(runs(0, 0), 0.02, [0.20, 0.20], 10, 40)["status"] == "continue"  # no checks: no evidence
+    assert decide_status(runs(100, 1), 0.02, [0.30, 0.20], 10, 40).status == "continue"
+    assert decide_status(runs(100, 5), 0.02, [0.20, 0.20], 10, 40).status == "continue"
+    assert decide_status(runs(0, 0), 0.02, [0.20, 0.20], 10, 40).status == "continue"  # no checks: no evidence
 
 
 def test_target_accuracy_lets_the_first_committee_stop_and_warns_when_missed() -> None:
     reached = decide_status(runs(100, 0), 0.02, [0.08], 10, 40, target_force_rmse=0.1)
-    assert reached["status"] == "converged" and "meets the target" in reached["reason"]
+    assert reached.status == "converged" and "meets the target" in reached.reason
     missed = decide_status(runs(100, 0), 0.02, [0.5, 0.49], 10, 40, target_force_rmse=0.1)
-    assert missed["status"] == "converged" and "above the target" in missed["warning"]
+    assert missed.status == "converged" and "above the target" in missed.warning
     busy = decide_status(runs(100, 50), 0.02, [0.08], 10, 40, target_force_rmse=0.1)
-    assert busy["status"] == "continue"
+    assert busy.status == "continue"
 
 
 def test_missing_errors_are_not_mistaken_for_a_single_committee() -> None:
     status = decide_status(runs(100, 0), 0.02, [0.2, None], 10, 40)
-    assert status["status"] == "continue" and "no held-out error" in status["reason"]
+    assert status.status == "continue" and "no held-out error" in status.reason
 
 
 def test_error_history_reads_the_fixed_yardstick_first() -> None:
-    from mlip_autopipec.simulation.convergence import held_out_force_rmse
+    from mlip_autopipec.active_learning.convergence import held_out_force_rmse
 
     both = {"committee": {"test": {"force_rmse": 0.3}, "test_initial": {"force_rmse": 0.2}}}
     assert held_out_force_rmse(both) == 0.2
@@ -58,4 +61,99 @@ def test_error_history_reads_the_fixed_yardstick_first() -> None:
 
 def test_a_worse_error_is_said_so() -> None:
     status = decide_status(runs(100, 0), 0.02, [0.20, 0.25], 10, 40)
-    assert status["status"] == "converged" and "did not improve (25.0% worse)" in status["reason"]
+    assert status.status == "converged" and "did not improve (25.0% worse)" in status.reason
+
+
+# --- the checkpoint's decision on real structures: candidates, near-duplicates, budget, status.json -------------
+
+
+def uncertain_frames() -> list:
+    """Four rattled Cu cells as the committee runs hand them back, one a copy of another."""
+    import numpy as np
+    from ase.build import bulk
+
+    frames = []
+    for k, uncertainty in enumerate((0.3, 0.5, 0.4)):
+        atoms = bulk("Cu", "fcc", a=3.6 + 0.05 * k, cubic=True)
+        atoms.rattle(0.05, seed=k)
+        atoms.info.update(uncertainty=uncertainty, origin="active_learning")
+        atoms.arrays["force_std"] = np.full(len(atoms), uncertainty)
+        frames.append(atoms)
+    copy = frames[1].copy()
+    copy.info["uncertainty"] = 0.2
+    return [*frames, copy]
+
+
+def decide(frames, runs_, **overrides):
+    from mlip_autopipec.active_learning.iteration import decide_iteration
+    from mlip_autopipec.config.models import ActiveLearningConfig
+    from mlip_autopipec.data.records import Threshold
+
+    threshold = Threshold(value=0.1, percentile=95.0, n=20, reason="test")
+    settings = ActiveLearningConfig(**overrides.pop("settings", {}))
+    options = dict(elements=["Cu"], labels_so_far=10, dft_budget=40, per_iteration=2, held_out_history=[0.3])
+    options.update(overrides)
+    return decide_iteration(2, frames, runs_, threshold, 4.0, settings, **options)
+
+
+def test_the_most_uncertain_distinct_structures_go_to_dft() -> None:
+    frames = uncertain_frames()
+    status, chosen = decide(frames, runs(100, 10))
+    assert status.status == "continue" and status.iteration == 2
+    assert [a.info["uncertainty"] for a in chosen] == [0.5, 0.4]  # the copy (0.2) was a near-duplicate of 0.5
+    assert all(a.info["origin"] == "active_learning" for a in chosen)
+    evidence = status.evidence
+    assert (evidence.uncertain_frames, evidence.extracted, evidence.near_duplicates_removed, evidence.selected) == (4, 4, 1, 2)
+    assert evidence.threshold.value == 0.1 and evidence.checks == 100 and evidence.labels_so_far == 10
+
+
+def test_the_budget_limits_and_then_stops_the_selection() -> None:
+    status, chosen = decide(uncertain_frames(), runs(100, 10), labels_so_far=39)
+    assert status.status == "continue" and len(chosen) == 1 and status.evidence.selected == 1
+    status, chosen = decide(uncertain_frames(), runs(100, 10), labels_so_far=40)
+    assert status.status == "converged" and "budget" in status.reason and chosen == [] and status.evidence.selected == 0
+
+
+def test_large_cells_are_carved_before_labelling() -> None:
+    import numpy as np
+    from ase.build import bulk
+
+    big = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(4)  # 256 atoms, above extraction_max_whole_atoms (64)
+    big.rattle(0.05, seed=3)
+    big.info["uncertainty"] = 0.6
+    big.arrays["force_std"] = np.where(np.arange(len(big)) == 17, 0.6, 0.01)  # one atom the committee disagrees on
+    status, chosen = decide([big], runs(100, 10), per_iteration=5)
+    assert status.evidence.extracted >= 1 and 1 <= len(chosen) <= 5
+    assert all(len(a) < len(big) and a.info["uncertainty"] == 0.6 for a in chosen)
+
+
+def test_status_file_keeps_its_shape(tmp_path) -> None:
+    import json
+
+    from mlip_autopipec.data.records import IterationStatus
+
+    status, _ = decide(uncertain_frames(), runs(100, 10))
+    status.write(tmp_path / "status.json")
+    data = json.loads((tmp_path / "status.json").read_text())
+    assert set(data) == {"iteration", "status", "reason", "evidence"}  # no "warning" key without a warning
+    assert set(data["evidence"]) == {
+        "md_steps", "checks", "uncertain_checks", "uncertain_fraction", "uncertain_fraction_limit", "test_force_rmse_history",
+        "relative_improvement", "target_force_rmse", "labels_so_far", "dft_budget", "uncertain_frames", "extracted",
+        "near_duplicates_removed", "selected", "threshold",
+    }
+    assert data["evidence"]["threshold"] == {"value": 0.1, "percentile": 95.0, "n": 20, "reason": "test"}
+    assert IterationStatus.read(tmp_path / "status.json") == status
+    warned, chosen = decide(uncertain_frames(), runs(100, 0), held_out_history=[0.5, 0.49], settings={"target_force_rmse": 0.1})
+    assert warned.status == "converged" and chosen == [] and "above the target" in warned.warning
+    warned.write(tmp_path / "warned.json")
+    assert json.loads((tmp_path / "warned.json").read_text())["warning"] == warned.warning
+
+
+def test_held_out_history_reads_each_committee_metrics_file(tmp_path) -> None:
+    import json
+
+    from mlip_autopipec.active_learning.convergence import held_out_history
+
+    for k, metrics in enumerate(({"committee": {"test": {"force_rmse": 0.3}}}, {"committee": {"test_initial": {"force_rmse": 0.2}}})):
+        (tmp_path / f"{k}.json").write_text(json.dumps(metrics))
+    assert held_out_history([tmp_path / "0.json", tmp_path / "1.json"]) == [0.3, 0.2]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from mlip_autopipec.config.expander import expand_config, write_exec_config
-from mlip_autopipec.dft.pseudopotentials import DEBIAN_PSEUDO_DIR, md5sum, resolve_family
+from mlip_autopipec.dft.espresso.pseudopotentials import DEBIAN_PSEUDO_DIR, md5sum, resolve_family
 from mlip_autopipec.errors import PseudopotentialError
 
 

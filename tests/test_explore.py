@@ -19,15 +19,10 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.geometry import find_mic
 
+from mlip_autopipec.data.seeds import job_seed
+from mlip_autopipec.data.trajectories import read_frames, write_frames
+from mlip_autopipec.exploration.explore import Watchdog, default_sample_every, explore_md
 from mlip_autopipec.potentials.surrogate import make_surrogate
-from mlip_autopipec.simulation.explore import (
-    Watchdog,
-    default_sample_every,
-    explore_md,
-    job_seed,
-    read_frames,
-    write_frames,
-)
 from mlip_autopipec.structures.filters import min_distance_ratio
 
 REPO = Path(__file__).resolve().parents[1]
@@ -328,3 +323,37 @@ def test_snakemake_script(tmp_path: Path) -> None:
     summary = json.loads(Path(snakemake.output.summary).read_text())
     assert summary["surrogate"] == "chgnet" and summary["frames"] == 4 and len(summary["runs"]) == 2
     assert "wrote 4 frames" in log.read_text()
+
+
+# --- one explore job: wildcards, pressures, the summary -------------------------------------------------------------
+
+
+def test_job_wildcards_and_pressures() -> None:
+    from mlip_autopipec.config.models import ExploreConfig
+    from mlip_autopipec.data.ids import structure_id
+    from mlip_autopipec.exploration.job import job_pressures, parse_temperature, start_identity
+
+    assert [parse_temperature(t) for t in ("300", "300.0", "300K", "T300", " t300k ")] == [300.0] * 5
+    explore = ExploreConfig(pressures=[0.0, 2.0])
+    assert job_pressures("npt", None, explore) == [0.0, 2.0]
+    assert job_pressures("npt", "1.5", explore) == [1.5] and job_pressures("nvt", None, explore) == [0.0]
+    atoms = si8()
+    assert start_identity(atoms, "abc") == "abc" and start_identity(atoms) == structure_id(atoms)
+    atoms.info["structure_id"] = "from-file"
+    assert start_identity(atoms) == "from-file"
+
+
+def test_a_molecule_asked_for_npt_runs_nvt_once(tmp_path: Path) -> None:
+    from mlip_autopipec.config.models import ExploreConfig
+    from mlip_autopipec.data.records import ExploreSummary
+    from mlip_autopipec.exploration.job import run_exploration_job
+
+    water = molecule("H2O")
+    explore = ExploreConfig(pressures=[0.0, 2.0], steps=4)
+    frames, summary = run_exploration_job(water, explore, temperature="T300K", ensemble="NPT", run_seed=1, sid="water",
+                                          surrogate={"name": "chgnet"}, sample_every=2)
+    assert len(summary.runs) == 1 and summary.runs[0].ensemble == "nvt" and summary.runs[0].pressure_gpa is None
+    assert summary.surrogate == "chgnet" and summary.frames == len(frames) == 2
+    assert summary.runs[0].temperature_K == 300.0 and all(f.info["start_structure_id"] == "water" for f in frames)
+    summary.write(tmp_path / "summary.json")
+    assert ExploreSummary.read(tmp_path / "summary.json") == summary

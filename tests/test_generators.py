@@ -18,10 +18,10 @@ from mlip_autopipec.potentials.surrogate import make_surrogate
 from mlip_autopipec.structures import clusters, perturb
 from mlip_autopipec.structures.bonding import analyse_bonding
 from mlip_autopipec.structures.composition import parse_composition
-from mlip_autopipec.structures.prototypes import choose_prototype
 from mlip_autopipec.structures.filters import keep_physical, min_distance_ratio
 from mlip_autopipec.structures.generate import generate_structures
 from mlip_autopipec.structures.normal_modes import finite_difference_hessian, normal_modes, relax_molecule, sample_normal_modes
+from mlip_autopipec.structures.prototypes import choose_prototype
 from mlip_autopipec.structures.sqs import cluster_space_for, concentrations_for, make_sqs
 
 SMALL = {"target_atoms": 8, "strained_per_temperature": 2, "nms_samples_per_temperature": 5, "sqs_sizes": [8], "relax_prototype": False}
@@ -164,3 +164,20 @@ def test_normal_mode_displacements_follow_the_temperature(chgnet) -> None:
         samples = sample_normal_modes(water, hessian, temperature, 400, rng)
         spread[temperature] = np.std([a.get_distance(0, 1) for a in samples])
     assert spread[1200.0] == pytest.approx(2 * spread[300.0], rel=0.2)  # classical: sqrt(T)
+
+
+def test_the_surrogate_is_built_only_when_needed_and_named_in_the_summary(tmp_path) -> None:
+    from mlip_autopipec.data.records import GenerateSummary
+    from mlip_autopipec.structures.generate import OnDemandSurrogate
+
+    unused = OnDemandSurrogate("chgnet")
+    _, plain = _generate("Si", calculator_factory=unused)  # relax_prototype False: no calculator needed
+    summary = plain.summary(unused.used)
+    assert unused.used is None and summary.surrogate is None
+    assert summary.structures == len(plain.frames) == sum(summary.by_origin.values())
+    assert summary.duplicates == plain.duplicates and summary.dropped_min_distance == plain.dropped
+    used = OnDemandSurrogate("chgnet")
+    _, relaxed = _generate("Si", calculator_factory=used, relax_prototype=True)
+    assert used.used == "chgnet" and relaxed.summary(used.used).surrogate == "chgnet"
+    summary.write(tmp_path / "generated_summary.json")
+    assert GenerateSummary.read(tmp_path / "generated_summary.json") == summary

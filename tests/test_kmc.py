@@ -13,7 +13,7 @@ from ase.build import add_adsorbate, fcc100
 from ase.calculators.emt import EMT
 from ase.constraints import FixAtoms
 
-from mlip_autopipec.simulation.kmc import (
+from mlip_autopipec.active_learning.kmc import (
     KMCSettings,
     harmonic_rate,
     relax,
@@ -86,7 +86,7 @@ def test_residence_time_formula(run) -> None:
     # the selection stream is seeded apart from the search stream: replay it
     select_rng = [np.random.default_rng(s) for s in np.random.SeedSequence(7).spawn(2)][1]
     clock = 0.0
-    for record, table_rates in zip(result.records, _tables_in_order(result)):
+    for record, table_rates in zip(result.records, _tables_in_order(result), strict=False):
         u1 = select_rng.random()
         u2 = 1.0 - select_rng.random()
         assert record.u_select == u1 and record.u_time == u2

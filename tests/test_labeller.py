@@ -13,9 +13,11 @@ from conftest import FAST_SI_DFT, small_si_structures
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.config.models import FullConfig
 from mlip_autopipec.data.label_cache import LabelCache
+from mlip_autopipec.dft.engine import RunOutcome
+from mlip_autopipec.dft.espresso.inputs import pw_input_data
+from mlip_autopipec.dft.espresso.recovery import LADDER, next_rung, rung_overrides
 from mlip_autopipec.dft.kpoints import kpoint_mesh
-from mlip_autopipec.dft.labeller import dft_hash, label_structure, pw_input_data
-from mlip_autopipec.dft.recovery import LADDER, next_rung, rung_overrides
+from mlip_autopipec.dft.labeller import dft_hash, label_structure
 
 pytestmark = [pytest.mark.dft, pytest.mark.usefixtures("pw_available")]
 
@@ -129,7 +131,7 @@ def test_ladder_rungs_are_bounded_and_cumulative() -> None:
     last = rung_overrides(len(LADDER) - 1, base, smeared=True)
     assert last["diagonalization"] == "cg" and last["mixing_beta"] == pytest.approx(0.1) and last["degauss"] == pytest.approx(0.02)
     assert "degauss" not in rung_overrides(len(LADDER) - 1, base, smeared=False)
-    assert next_rung(len(LADDER) - 1, "scf_not_converged", "") is None
-    assert next_rung(0, "crashed", "pw.x error in routine cdiaghg (1): S matrix not positive definite") == len(LADDER) - 1
-    assert next_rung(0, "missing_forces", "") is None
-    assert next_rung(2, "walltime_exceeded", "") == 2
+    assert next_rung(len(LADDER) - 1, RunOutcome("scf_not_converged", "")) is None
+    assert next_rung(0, RunOutcome("crashed", "pw.x error in routine cdiaghg (1): S matrix not positive definite", failing_routine="cdiaghg")) == len(LADDER) - 1
+    assert next_rung(0, RunOutcome("missing_forces", "")) is None
+    assert next_rung(2, RunOutcome("walltime_exceeded", "")) == 2

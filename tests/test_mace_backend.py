@@ -1,10 +1,9 @@
 """The MACE backend with the real ``mace_run_train`` on real pw.x labels (tests/data/si_labels).
 
-Two tiny two-member MACE committees (a few epochs each) are trained once per module: one with
-``mace_committee``, one through the workflow's committee pipeline (``plan_committee(backend="mace")``,
-``train_member``, ``collect_committee``, two members at a time). The checks are on the plumbing (files,
-manifest, shapes, delta composition, MD, committee keys, report), not on accuracy, which a few epochs
-cannot give.
+One tiny two-member MACE committee (a few epochs each) is trained once per module through the
+workflow's committee pipeline (``plan_committee`` with backend mace, ``train_member``,
+``collect_committee``, two members at a time). The checks are on the plumbing (files, manifest,
+shapes, delta composition, MD, committee keys, report), not on accuracy, which a few epochs cannot give.
 """
 
 from __future__ import annotations
@@ -23,24 +22,28 @@ from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+from test_training import ase_sum
+
+from mlip_autopipec.config.models import TrainConfig
+from mlip_autopipec.data.records import CommitteeMetrics
 from mlip_autopipec.potentials import ace
+from mlip_autopipec.potentials.backend import get_backend
 from mlip_autopipec.potentials.baselines import make_baseline
-from mlip_autopipec.potentials.committee import (
-    CommitteeCalculator,
+from mlip_autopipec.potentials.committee import CommitteeCalculator, member_calculator
+from mlip_autopipec.potentials.committee_plan import (
+    TrainedCommittee,
     collect_committee,
-    get_backend,
-    load_manifest,
+    load_committee,
     load_split,
-    member_calculator,
     plan_committee,
     train_member,
 )
 from mlip_autopipec.potentials.delta import (
     delta_targets,
+    make_delta_calculator,
     reference_energies,
     reference_energy,
 )
-from mlip_autopipec.potentials.ensemble import EnsembleCalculator
 from mlip_autopipec.potentials.mace_backend import (
     ENERGY_KEY,
     FORCES_KEY,
@@ -48,12 +51,9 @@ from mlip_autopipec.potentials.mace_backend import (
     STRESS_KEY,
     TARGET_STEPS,
     choose_mace_epochs,
-    mace_committee,
-    mace_member_calculator,
     write_mace_dataset,
 )
 from mlip_autopipec.potentials.metrics import (
-    load_metrics,
     report_committee,
     training_curves,
 )
@@ -69,9 +69,14 @@ def setup(si_frames: list[Atoms]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def committee(si_frames: list[Atoms], setup: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[EnsembleCalculator, list[Path]]:
-    workdir = tmp_path_factory.mktemp("mace")
-    return mace_committee(si_frames, workdir, ["Si"], setup["baseline"], setup["references"], committee_size=2, seed=7, max_epochs=EPOCHS)
+def committee(mace_manifest: Path) -> tuple[TrainedCommittee, list[Path]]:
+    """The pipeline's committee and its members' model files."""
+    loaded = load_committee(mace_manifest)
+    return loaded, [loaded.root / member.model for member in loaded.manifest.members]
+
+
+def bare_model(loaded: TrainedCommittee, member: int):
+    return get_backend("mace").load(loaded.root, loaded.manifest.members[member], extrapolation_grade=False)
 
 
 def test_dataset_holds_delta_targets(si_frames: list[Atoms], setup: dict, tmp_path: Path) -> None:
@@ -91,7 +96,7 @@ def test_dataset_holds_delta_targets(si_frames: list[Atoms], setup: dict, tmp_pa
         assert atoms.calc is None or ENERGY_KEY not in getattr(atoms.calc, "results", {})
 
 
-def test_member_files(committee: tuple[EnsembleCalculator, list[Path]]) -> None:
+def test_member_files(committee: tuple[TrainedCommittee, list[Path]]) -> None:
     _, paths = committee
     assert len(paths) == 2 and paths[0] != paths[1]
     for path in paths:
@@ -103,9 +108,9 @@ def test_member_files(committee: tuple[EnsembleCalculator, list[Path]]) -> None:
     assert len(seeds) == 2
 
 
-def test_member_predicts_fixture(committee, si_frames: list[Atoms], setup: dict) -> None:
-    _, paths = committee
-    calc = mace_member_calculator(paths[0], setup["baseline"], setup["references"])
+def test_member_predicts_fixture(committee, si_frames: list[Atoms]) -> None:
+    loaded, _ = committee
+    calc = member_calculator(loaded, 0)
     for source in (si_frames[0], si_frames[-1]):
         atoms = source.copy()
         atoms.calc = calc
@@ -118,12 +123,12 @@ def test_member_predicts_fixture(committee, si_frames: list[Atoms], setup: dict)
 
 def test_delta_composition_on_short_dimer(committee, setup: dict) -> None:
     """(baseline + MACE + refs) - (MACE + refs) is the ZBL energy where ZBL is large (1.0 A dimer)."""
-    _, paths = committee
-    baseline, references = setup["baseline"], setup["references"]
+    loaded, _ = committee
+    baseline, references = setup["baseline"], loaded.manifest.reference_energies
     dimer = Atoms("Si2", positions=[[0, 0, 0], [0, 0, 1.0]], cell=[12, 12, 12], pbc=False)
     full, bare = dimer.copy(), dimer.copy()
-    full.calc = mace_member_calculator(paths[0], baseline, references)
-    bare.calc = mace_member_calculator(paths[0], None, references)
+    full.calc = make_delta_calculator(baseline, bare_model(loaded, 0), references)
+    bare.calc = make_delta_calculator(None, bare_model(loaded, 0), references)
     zbl = dimer.copy()
     zbl.calc = make_baseline("zbl", ["Si"])
     zbl_energy = zbl.get_potential_energy()
@@ -132,16 +137,16 @@ def test_delta_composition_on_short_dimer(committee, setup: dict) -> None:
     np.testing.assert_allclose(full.get_forces() - bare.get_forces(), zbl.get_forces(), atol=1e-9)
     # and the references are the per-element constant
     model_only = dimer.copy()
-    model_only.calc = mace_member_calculator(paths[0], None, None)
+    model_only.calc = make_delta_calculator(None, bare_model(loaded, 0), None)
     assert bare.get_potential_energy() - model_only.get_potential_energy() == pytest.approx(2 * references["Si"], abs=1e-8)
 
 
-def test_md_ten_steps(committee, setup: dict) -> None:
-    _, paths = committee
+def test_md_ten_steps(committee) -> None:
+    loaded, _ = committee
     atoms = bulk("Si", "diamond", 5.43, cubic=True)
     assert len(atoms) == 8
     atoms.rattle(0.02, seed=3)
-    atoms.calc = mace_member_calculator(paths[0], setup["baseline"], setup["references"])
+    atoms.calc = member_calculator(loaded, 0)
     MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
     dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=300, friction=0.02, rng=np.random.default_rng(1))
     dyn.run(10)
@@ -150,7 +155,7 @@ def test_md_ten_steps(committee, setup: dict) -> None:
 
 
 def test_committee_spread(committee, si_frames: list[Atoms]) -> None:
-    ensemble, _ = committee
+    ensemble = CommitteeCalculator(committee[0], extrapolation_grade=False)
     atoms = si_frames[-1].copy()
     atoms.calc = ensemble
     energy = atoms.get_potential_energy()
@@ -168,7 +173,7 @@ def test_committee_spread(committee, si_frames: list[Atoms]) -> None:
 def mace_manifest(si_frames: list[Atoms], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """plan (backend mace) -> train_member x 2 (in parallel, as two workflow jobs would) -> collect."""
     workdir = tmp_path_factory.mktemp("mace_pipeline")
-    plan_committee(si_frames, workdir, ["Si"], committee_size=2, backend="mace", mace_epochs=EPOCHS)
+    plan_committee(si_frames, workdir, ["Si"], TrainConfig(committee_size=2, backend="mace", mace_epochs=EPOCHS))
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda member: train_member(workdir, member), range(2)))
     return collect_committee(workdir)
@@ -177,22 +182,22 @@ def mace_manifest(si_frames: list[Atoms], tmp_path_factory: pytest.TempPathFacto
 def test_plan_shares_split_and_resamples_with_ace(si_frames: list[Atoms], tmp_path: Path) -> None:
     """Same held-out structures and references for both backends; backend and epochs enter the hash."""
     plans = {
-        name: plan_committee(si_frames, tmp_path / name, ["Si"], committee_size=2, backend=name)  # type: ignore[arg-type]
+        name: plan_committee(si_frames, tmp_path / name, ["Si"], TrainConfig(committee_size=2, backend=name))  # type: ignore[arg-type]
         for name in ("ace", "mace")
     }
     ace_plan, mace_plan = plans["ace"], plans["mace"]
-    assert ace_plan["backend"] == "ace" and "mace" not in ace_plan
+    assert ace_plan.backend == "ace" and ace_plan.mace is None
     for key in ("training_ids", "test_ids", "reference_energies", "settings", "split"):
-        assert ace_plan[key] == mace_plan[key], key
-    assert ace_plan["config_hash"] != mace_plan["config_hash"]
-    epochs, why = choose_mace_epochs(len(mace_plan["training_ids"]))
-    assert mace_plan["mace"]["max_epochs"] == epochs and mace_plan["settings_why"]["mace_epochs"] == why
+        assert getattr(ace_plan, key) == getattr(mace_plan, key), key
+    assert ace_plan.config_hash != mace_plan.config_hash
+    epochs, why = choose_mace_epochs(len(mace_plan.training_ids))
+    assert mace_plan.mace.max_epochs == epochs and mace_plan.settings_why["mace_epochs"] == why
     assert 40 <= epochs <= 400 and str(TARGET_STEPS) in why
     assert choose_mace_epochs(3000)[0] < epochs  # more data, fewer epochs for the same steps
-    other = plan_committee(si_frames, tmp_path / "other", ["Si"], committee_size=2, backend="mace", mace_options={"num_channels": 16})
-    assert other["mace"]["hyperparameters"]["num_channels"] == 16 and other["config_hash"] != mace_plan["config_hash"]
+    other = plan_committee(si_frames, tmp_path / "other", ["Si"], TrainConfig(committee_size=2, backend="mace", mace_options={"num_channels": 16}))
+    assert other.mace.hyperparameters.num_channels == 16 and other.config_hash != mace_plan.config_hash
     with pytest.raises(ValueError, match="max_num_epochs"):
-        plan_committee(si_frames, tmp_path / "bad", ["Si"], backend="mace", mace_options={"max_num_epochs": 3})
+        plan_committee(si_frames, tmp_path / "bad", ["Si"], TrainConfig(backend="mace", mace_options={"max_num_epochs": 3}))
 
 
 def test_manifest_says_mace_and_points_at_models(mace_manifest: Path) -> None:
@@ -244,8 +249,8 @@ def test_mace_members_take_slabs_as_they_are(mace_manifest: Path) -> None:
 
 
 def test_member_calculator_fast_equals_sum(mace_manifest: Path) -> None:
-    manifest = load_manifest(mace_manifest)
-    fast, slow = member_calculator(manifest, 1), member_calculator(manifest, 1, fast=False)
+    manifest = load_committee(mace_manifest)
+    fast, slow = member_calculator(manifest, 1), ase_sum(manifest, 1)
     crystal = bulk("Si", "diamond", 5.43, cubic=True)
     crystal.rattle(0.05, seed=2)
     dimer = Atoms("Si2", positions=[[0, 0, 0], [0, 0, 1.2]], cell=[12, 12, 12], pbc=True)
@@ -266,23 +271,24 @@ def test_member_calculator_fast_equals_sum(mace_manifest: Path) -> None:
 
 def test_report_committee_mace(mace_manifest: Path, tmp_path: Path) -> None:
     paths = report_committee(mace_manifest, tmp_path)
-    metrics = load_metrics(paths["metrics"])
-    _, test = load_split(load_manifest(mace_manifest))
-    assert metrics["committee"]["test"]["n_structures"] == len(test) > 0
+    metrics = CommitteeMetrics.read(paths["metrics"])
+    _, test = load_split(load_committee(mace_manifest))
+    assert metrics.committee.test.n_structures == len(test) > 0
     for part in ("train", "test"):
         for key in ("energy_rmse_per_atom", "force_rmse", "stress_rmse"):
-            assert np.isfinite(metrics["committee"][part][key]), (part, key)
-    assert len(metrics["members"]) == 2 and metrics["config_hash"] == json.loads(mace_manifest.read_text())["config_hash"]
-    curves = training_curves(load_manifest(mace_manifest))
+            assert np.isfinite(getattr(getattr(metrics.committee, part), key)), (part, key)
+    assert len(metrics.members) == 2 and metrics.config_hash == json.loads(mace_manifest.read_text())["config_hash"]
+    curves = training_curves(load_committee(mace_manifest))
     assert len(curves) == 2 and all(len(c.step) == EPOCHS and np.isfinite(c.force_rmse).all() for c in curves)
     for key in ("parity", "learning_curve"):
         assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[key].stat().st_size > 10_000
 
 
-def test_backend_of_old_manifests_is_ace_and_torch_is_not_imported() -> None:
-    assert get_backend({"members": []}).name == "ace" and get_backend({"backend": "mace"}).name == "mace"
+def test_backends_by_name_and_torch_is_not_imported() -> None:
+    assert get_backend("ace").name == "ace" and get_backend("mace").name == "mace"
     with pytest.raises(ValueError, match="unknown training backend"):
         get_backend("nequip")
-    code = "import sys, mlip_autopipec.potentials.committee, mlip_autopipec.potentials.metrics; print(sorted({'torch', 'mace', 'pyace'} & set(sys.modules)))"
+    code = ("import sys, mlip_autopipec.potentials.committee, mlip_autopipec.potentials.committee_plan, mlip_autopipec.potentials.metrics; "
+            "print(sorted({'torch', 'mace', 'pyace'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

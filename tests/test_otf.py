@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from mlip_autopipec.potentials.ensemble import EnsembleCalculator
+from mlip_autopipec.active_learning.otf import otf_md
+from mlip_autopipec.potentials.committee import CommitteeCalculator
 from mlip_autopipec.potentials.lennard_jones import LennardJonesBaseline
-from mlip_autopipec.simulation.otf import otf_md
 
 
-def lj_committee(spread: float = 0.02) -> EnsembleCalculator:
+def lj_committee(spread: float = 0.02) -> CommitteeCalculator:
     """Members differ in sigma by a few percent: they agree near equilibrium, disagree under compression."""
     base = 2.55 / 2 ** (1 / 6)  # Cu-Cu minimum at the fcc nearest-neighbour distance
-    return EnsembleCalculator([LennardJonesBaseline(sigma={"Cu": base * (1 + f)}, epsilon=0.4) for f in (-spread, 0.0, spread)])
+    return CommitteeCalculator([LennardJonesBaseline(sigma={"Cu": base * (1 + f)}, epsilon=0.4) for f in (-spread, 0.0, spread)])
 
 
 def test_committee_reports_mean_and_spread() -> None:
@@ -57,7 +57,7 @@ def test_kmc_engine_checks_every_saddle_and_minimum() -> None:
     from ase.build import add_adsorbate, fcc100
     from ase.constraints import FixAtoms
 
-    from mlip_autopipec.simulation.otf_kmc import otf_kmc
+    from mlip_autopipec.active_learning.otf_kmc import otf_kmc
 
     slab = fcc100("Cu", size=(3, 3, 2), vacuum=6.0)
     add_adsorbate(slab, "Cu", 1.7, "hollow")
@@ -66,3 +66,53 @@ def test_kmc_engine_checks_every_saddle_and_minimum() -> None:
     assert result.ensemble == "kmc" and result.checks >= 1
     assert result.uncertain_checks == result.checks  # threshold 0: every configuration is uncertain
     assert 1 <= len(result.uncertain) <= 3 and result.uncertain[0].info["ensemble"] == "kmc"
+
+
+# --- one simulate_md job: engine dispatch, seeds, the job summary ------------------------------------------------
+
+
+def test_the_engine_setting_picks_md_or_kmc() -> None:
+    from ase.build import add_adsorbate, fcc100
+
+    from mlip_autopipec.active_learning.committee_runs import run_otf
+    from mlip_autopipec.config.models import ActiveLearningConfig, ExploreConfig
+
+    explore = ExploreConfig(supercell_atoms=32, timestep_fs=2.0)
+    md = run_otf(bulk("Cu", "fcc", a=3.6, cubic=True), lj_committee(), 1e6, ActiveLearningConfig(engine="md", md_steps=40, check_every=10),
+                 explore, temperature_K=300.0, ensemble="nvt", seed=1)
+    assert md.ensemble == "nvt" and md.steps_done == 40 and md.checks == 4
+    slab = fcc100("Cu", size=(2, 2, 2), vacuum=6.0)
+    add_adsorbate(slab, "Cu", 1.7, "hollow")
+    kmc = run_otf(slab, lj_committee(0.03), 0.0, ActiveLearningConfig(engine="kmc", kmc_steps=1, kmc_searches=1, max_uncertain_per_run=2),
+                  ExploreConfig(supercell_atoms=1), temperature_K=500.0, ensemble="nvt", seed=0)
+    assert kmc.ensemble == "kmc" and kmc.checks >= 1 and 1 <= len(kmc.uncertain) <= 2
+
+
+def test_a_committee_job_runs_every_start_reproducibly(tmp_path) -> None:
+    import ase.io
+
+    from mlip_autopipec.active_learning.committee_runs import run_committee_job
+    from mlip_autopipec.config.models import ActiveLearningConfig, ExploreConfig
+    from mlip_autopipec.data.records import OtfJobSummary
+
+    starts = []
+    for k, a in enumerate((3.6, 3.5)):
+        path = tmp_path / f"start_{k}.extxyz"
+        ase.io.write(path, bulk("Cu", "fcc", a=a, cubic=True))
+        starts.append(str(path))
+    settings = ActiveLearningConfig(md_steps=60, check_every=10, max_uncertain_per_run=2)
+    explore = ExploreConfig(supercell_atoms=32, timestep_fs=2.0)
+
+    def job():
+        return run_committee_job(starts, lj_committee(), 0.0, settings, explore, temperature_K=300.0, ensemble="nvt", run_seed=7, iteration="1")
+
+    summary, collected = job()
+    assert summary.threshold == 0.0 and len(summary.runs) == 2
+    assert all(run.collected == 2 and run.uncertain_checks == 2 for run in summary.runs)  # threshold 0: the budget fills
+    assert len(collected) == sum(run.collected for run in summary.runs) == 4
+    again, collected_again = job()
+    assert again.model_dump(exclude={"runs": {"__all__": {"wall_time_s"}}}) == summary.model_dump(exclude={"runs": {"__all__": {"wall_time_s"}}})
+    np.testing.assert_array_equal(collected_again[-1].positions, collected[-1].positions)
+    assert not np.allclose(collected[0].positions, collected[2].positions)  # each start has its own seed and cell
+    summary.write(tmp_path / "job.json")
+    assert OtfJobSummary.read(tmp_path / "job.json") == summary

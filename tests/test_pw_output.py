@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase.units import Ry, Bohr
+from ase.units import Bohr, Ry
 
 from conftest import PW_OUTPUTS
-from mlip_autopipec.dft.pw_output import (
+from mlip_autopipec.dft.engine import (
     CONVERGED,
     CRASHED,
     MISSING_FORCES,
     SCF_NOT_CONVERGED,
     TRUNCATED,
     WALLTIME_EXCEEDED,
-    classify_pw_output,
-    read_pw_results,
+    RunOutcome,
 )
+from mlip_autopipec.dft.espresso.pw_output import classify_pw_output, read_pw_results
+from mlip_autopipec.dft.espresso.recovery import next_rung
 
 
 def _text(name: str) -> str:
@@ -39,6 +40,14 @@ def test_each_recorded_mode_is_classified(name: str, returncode: int, status: st
     assert outcome.status == status
     assert reason_part in outcome.reason
 
+
+
+def test_an_error_stop_names_its_routine() -> None:
+    """The recovery ladder decides on the failing routine, carried by the outcome rather than re-read from its message."""
+    assert classify_pw_output(_text("crashed"), 1).failing_routine == "check_atoms"
+    assert classify_pw_output(_text("scf_not_converged"), 2).failing_routine is None
+    assert next_rung(0, classify_pw_output(_text("crashed"), 1)) is None  # overlapping atoms: a retry repeats the error stop
+    assert next_rung(0, RunOutcome(CRASHED, "pw.x error in routine electrons (1): charge is wrong", failing_routine="electrons")) == 1
 
 def test_unconverged_scf_is_not_ok_although_job_done_is_printed() -> None:
     text = _text("scf_not_converged")

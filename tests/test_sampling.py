@@ -270,3 +270,42 @@ def test_structure_selection_caps_the_share_of_dimers_and_trimers():
     # too few condensed frames for their share: clusters fill the rest of the budget
     short = select_structures([*dimers, *cells[:3], isolated], 11, ["Si"], seed=0, cluster_fraction=0.2)
     assert len(short.indices) == 11 and short.n_few_atom_clusters == 7
+
+
+def test_initial_selection_writes_one_file_per_pick_and_counts_its_sources(tmp_path):
+    """The checkpoint `select`: generated and explored frames compete; the summary says where the picks came from."""
+    from ase import Atoms
+    from ase.build import bulk
+
+    from mlip_autopipec.config.models import SelectConfig
+    from mlip_autopipec.data.records import SelectionSummary
+    from mlip_autopipec.sampling.initial_selection import select_initial_structures
+
+    isolated = Atoms("Si", pbc=False)
+    isolated.info["origin"] = "isolated_atom"
+    dimers = [Atoms("Si2", positions=[[0, 0, 0], [0, 0, d]]) for d in np.linspace(1.8, 3.6, 6)]
+    for dimer in dimers:
+        dimer.info["origin"] = "dimer"
+    generated = [isolated, *dimers, bulk("Si", "diamond", 5.43, cubic=True)]
+    explored = []
+    for seed in range(12):
+        atoms = bulk("Si", "diamond", 5.43 * (1 + 0.01 * (seed % 4)), cubic=True)
+        atoms.rattle(0.05 + 0.02 * seed, seed=seed)
+        atoms.info["origin"] = "explore"
+        explored.append(atoms)
+    summary = select_initial_structures(generated, explored, tmp_path / "selected", SelectConfig(initial_structures=6, cluster_fraction=0.2),
+                                        ["Si"], seed=0)
+    files = sorted((tmp_path / "selected").glob("*.extxyz"))
+    assert summary.selected == len(files) == 6 and summary.forced_isolated_atoms == 1
+    assert (summary.candidates, summary.generated, summary.explored) == (20, 8, 12)
+    assert summary.few_atom_clusters == 1 and 1 <= summary.selected_from_exploration <= 4
+    origins = sorted(ase_read(path).info["origin"] for path in files)
+    assert origins.count("isolated_atom") == 1 and origins.count("explore") == summary.selected_from_exploration
+    summary.write(tmp_path / "selection.json")
+    assert SelectionSummary.read(tmp_path / "selection.json") == summary
+
+
+def ase_read(path):
+    import ase.io
+
+    return ase.io.read(path)

@@ -9,13 +9,21 @@ import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
 
+from conftest import FAST_SI_DFT
+from mlip_autopipec.config.expander import expand_config
+from mlip_autopipec.config.models import DFTConfig
 from mlip_autopipec.data.atomic_io import atomic_write, atomic_write_extxyz, atomic_write_text
 from mlip_autopipec.data.database import StructureIndex, structure_id_of
 from mlip_autopipec.data.ids import structure_id
-from mlip_autopipec.data.labels import Attempt, LabelRecord
+from mlip_autopipec.data.label_cache import LabelCache
+from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.data.structure_files import fan_out, read_structures
+from mlip_autopipec.dft.engine import get_engine
 from mlip_autopipec.dft.kpoints import kpoint_mesh
+from mlip_autopipec.dft.labeller import dft_hash
 from mlip_autopipec.errors import StructureFileError
+
+RECORD_BEFORE_ENGINES = Path(__file__).parent / "data" / "label_record_before_engines.json"
 
 
 def test_structure_id_is_a_content_hash() -> None:
@@ -84,6 +92,35 @@ def test_label_record_round_trip(tmp_path: Path) -> None:
     assert back.to_atoms().get_potential_energy() == -10.0
     assert structure_id(back.to_atoms()) == record.structure_id
 
+
+
+def test_label_records_and_cache_entries_written_before_engines_still_read(tmp_path: Path) -> None:
+    """A label record (and the same JSON as a label-cache entry) written by the code before the engine interface."""
+    record = LabelRecord.read(RECORD_BEFORE_ENGINES)
+    assert record.state == "labelled" and [a.rung for a in record.attempts] == ["base", "gentler_mixing"]
+    assert record.to_atoms().get_potential_energy() == record.energy
+    cache = LabelCache(tmp_path)
+    entry = cache.path(record.structure_id, record.dft_hash)
+    entry.parent.mkdir(parents=True)
+    entry.write_text(RECORD_BEFORE_ENGINES.read_text())
+    assert cache.get(record.structure_id, record.dft_hash) == record
+    record.write(tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_text() == RECORD_BEFORE_ENGINES.read_text()  # same fields, same file
+
+
+def test_dft_hash_of_existing_configs_is_unchanged() -> None:
+    """The label cache's keys must not move when the code does, or every cached label would be recomputed."""
+    explicit = DFTConfig(
+        pseudopotentials={"Fe": "Fe.UPF", "Pt": "Pt.UPF"}, pseudo_md5={"Fe": "0123", "Pt": "4567"}, ecutwfc=45.0, ecutrho=360.0,
+        nspin=2, initial_magnetic_moments={"Fe": 2.5}, pseudo_dir="/x", pseudo_family="user:x", why={"ecutwfc": "given"},
+    )
+    assert dft_hash(explicit) == "b4b4fc3bbb729f79"
+    assert dft_hash(DFTConfig()) == "af342521120691dd"
+    si = expand_config({"composition": "Si", "dft": FAST_SI_DFT}).dft
+    assert dft_hash(si) == "30c8031fc3151dd1"  # the key of every label in tests/data/si_labels
+    assert get_engine("quantum_espresso").dft_parameters(si) == si.physics_parameters()
+    with pytest.raises(ValueError, match="unknown labelling engine"):
+        get_engine("vasp")
 
 def test_index_states_move_forward_only(tmp_path: Path) -> None:
     index = StructureIndex(tmp_path / "db.db")

@@ -16,20 +16,18 @@ import yaml
 from ase import Atoms
 from ase.build import bulk
 
+from mlip_autopipec.config.models import TrainConfig
+from mlip_autopipec.data.records import CommitteeMetrics
 from mlip_autopipec.potentials.ace import (
-    AceTrainingSettings,
+    AceSettings,
     choose_ace_settings,
     pacemaker_dataframe,
     pacemaker_input,
 )
+from mlip_autopipec.potentials.backend import choose_committee_settings, get_backend
 from mlip_autopipec.potentials.baselines import make_baseline
-from mlip_autopipec.potentials.committee import (
-    CommitteeCalculator,
-    load_manifest,
-    load_split,
-    member_calculator,
-    train_committee,
-)
+from mlip_autopipec.potentials.committee import CommitteeCalculator, member_calculator
+from mlip_autopipec.potentials.committee_plan import load_committee, load_split, train_committee
 from mlip_autopipec.potentials.dataset import (
     bootstrap_counts,
     bootstrap_sample,
@@ -37,8 +35,8 @@ from mlip_autopipec.potentials.dataset import (
     split_train_test,
     structure_key,
 )
-from mlip_autopipec.potentials.delta import reference_energy
-from mlip_autopipec.potentials.metrics import load_metrics, report_committee
+from mlip_autopipec.potentials.delta import ReferenceEnergyCalculator, reference_energy
+from mlip_autopipec.potentials.metrics import report_committee
 
 COMMITTEE_SIZE = 3
 
@@ -46,10 +44,9 @@ COMMITTEE_SIZE = 3
 @pytest.fixture(scope="module")
 def committee(si_frames: list[Atoms], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real pacemaker committee (3 members, 2 at a time) with the expander's settings, fewer BFGS steps."""
-    settings, _ = choose_ace_settings(len(si_frames), ["Si"])
-    settings = settings.model_copy(update={"maxiter": 50})
     workdir = tmp_path_factory.mktemp("committee")
-    return train_committee(si_frames, workdir, ["Si"], committee_size=COMMITTEE_SIZE, baseline="zbl", settings=settings, parallel=2)
+    train = TrainConfig(committee_size=COMMITTEE_SIZE, baseline="zbl", optimizer_steps=50)
+    return train_committee(si_frames, workdir, ["Si"], train=train, parallel=2)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +109,7 @@ def test_bootstrap_is_seeded_per_member() -> None:
 
 
 def test_label_records_load_and_failures_are_skipped(si_frames: list[Atoms], tmp_path: Path) -> None:
-    from mlip_autopipec.data.labels import LabelRecord
+    from mlip_autopipec.data.records import LabelRecord
 
     atoms = si_frames[0]
     common = dict(dft_hash="x", dft_parameters={}, pseudo_family="oncvpsp-pbe", pseudo_md5={}, origin="rattle_2at",
@@ -128,12 +125,14 @@ def test_label_records_load_and_failures_are_skipped(si_frames: list[Atoms], tmp
 def test_settings_heuristic_small_data_small_basis() -> None:
     small, why = choose_ace_settings(33, ["Si"])
     large, _ = choose_ace_settings(5000, ["Si"])
+    (small_committee, committee_why), (large_committee, _) = choose_committee_settings(33), choose_committee_settings(5000)
+    why = {**why, **committee_why}
     binary, _ = choose_ace_settings(400, ["Fe", "Pt"])  # 200 per element
     assert small.number_of_functions_per_element < binary.number_of_functions_per_element < large.number_of_functions_per_element
     assert small.ndensity == 1 and small.trainable == "func" and large.ndensity == 2 and large.trainable == "all"
     assert len(small.nradmax_by_orders) < len(large.nradmax_by_orders)
     assert small.cutoff == 5.0 and large.cutoff > small.cutoff
-    assert small.kappa < large.kappa and small.test_fraction > large.test_fraction
+    assert small.kappa < large.kappa and small_committee.test_fraction > large_committee.test_fraction
     assert {"number_of_functions_per_element", "cutoff", "kappa", "test_fraction"} <= set(why)
 
 
@@ -157,7 +156,7 @@ def test_pacemaker_dataset_holds_dft_minus_baseline_minus_references(si_frames: 
 
 
 def test_input_yaml_uses_pyace_backend_without_repulsion() -> None:
-    content = pacemaker_input(AceTrainingSettings(), ["Si"], "train.pckl.gzip", seed=3)
+    content = pacemaker_input(AceSettings(), ["Si"], "train.pckl.gzip", seed=3)
     assert content["backend"]["evaluator"] == "pyace"
     assert "repulsion" not in content["fit"]  # the ZBL baseline already provides it
     assert "reference_energy" not in content["data"]  # energy_corrected is given
@@ -177,10 +176,10 @@ def _force_rmse(calc, frames: list[Atoms]) -> float:
 
 
 def test_committee_predicts_held_out_forces(committee: Path) -> None:
-    manifest = load_manifest(committee)
-    train, test = load_split(manifest)
+    loaded = load_committee(committee)
+    train, test = load_split(loaded)
     assert len(test) >= 5 and len(train) >= 20
-    calc = CommitteeCalculator(manifest)
+    calc = CommitteeCalculator(loaded)
     rmse = _force_rmse(calc, test)
     assert rmse < 0.3, f"held-out force RMSE {rmse:.3f} eV/A"
     typical = float(np.sqrt(np.mean(np.concatenate([a.get_forces().ravel() for a in test]) ** 2)))
@@ -233,25 +232,36 @@ def test_manifest_and_member_files(committee: Path, si_frames: list[Atoms]) -> N
 
 
 def test_metrics_json_and_plots(report: dict[str, Path]) -> None:
-    metrics = load_metrics(report["metrics"])
+    metrics = CommitteeMetrics.read(report["metrics"])
     for part in ("train", "test"):
-        block = metrics["committee"][part]
+        block = getattr(metrics.committee, part)
         for key in ("energy_rmse_per_atom", "energy_mae_per_atom", "force_rmse", "force_mae", "stress_rmse"):
-            assert np.isfinite(block[key]) and block[key] >= 0, (part, key)
-    assert len(metrics["members"]) == COMMITTEE_SIZE
-    for member in metrics["members"]:
-        assert member["train"]["force_rmse"] > 0 and member["test"]["force_rmse"] > 0
-    assert metrics["committee"]["test"]["force_rmse"] < 0.3
+            assert np.isfinite(getattr(block, key)) and getattr(block, key) >= 0, (part, key)
+    assert len(metrics.members) == COMMITTEE_SIZE
+    for member in metrics.members:
+        assert member.train.force_rmse > 0 and member.test.force_rmse > 0
+    assert metrics.committee.test.force_rmse < 0.3
     for key in ("parity", "learning_curve"):
         path = report[key]
         assert path.is_file() and path.stat().st_size > 10_000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def ase_sum(loaded, member: int):
+    """The reference composition: ASE's SumCalculator of baseline, bare model and reference energies."""
+    from ase.calculators.mixing import SumCalculator
+
+    manifest = loaded.manifest
+    model = get_backend(manifest.backend).load(loaded.root, manifest.members[member], extrapolation_grade=False)
+    baseline = make_baseline(manifest.baseline.name, manifest.elements, **manifest.baseline.parameters)
+    return SumCalculator([baseline, model, ReferenceEnergyCalculator(manifest.reference_energies)])
+
+
 def test_delta_learning_baseline_plus_model(committee: Path) -> None:
-    manifest = load_manifest(committee)
-    full = CommitteeCalculator(manifest, extrapolation_grade=False)
-    model_only = CommitteeCalculator(manifest, extrapolation_grade=False, include_baseline=False)
+    loaded = load_committee(committee)
+    manifest = loaded.manifest
+    full = CommitteeCalculator(loaded, extrapolation_grade=False)
+    model_only = CommitteeCalculator(loaded, extrapolation_grade=False, include_baseline=False)
     zbl = make_baseline("zbl", ["Si"])
 
     def energy_forces(calc, atoms: Atoms) -> tuple[float, np.ndarray]:
@@ -270,27 +280,24 @@ def test_delta_learning_baseline_plus_model(committee: Path) -> None:
     crystal = bulk("Si", "diamond", 5.43, cubic=True)
     crystal.rattle(0.05, seed=2)
     assert energy_forces(full, crystal)[0] == pytest.approx(energy_forces(model_only, crystal)[0], abs=1e-9)
-    # A manifest written before the backend key existed is ACE and gives the same numbers.
-    legacy = {key: value for key, value in manifest.items() if key != "backend"}
-    assert energy_forces(CommitteeCalculator(legacy, extrapolation_grade=False), crystal)[0] == pytest.approx(energy_forces(full, crystal)[0], abs=1e-12)
-    # The fast production path equals ASE's SumCalculator (make_delta_calculator) composition.
-    fast, slow = member_calculator(manifest, 0), member_calculator(manifest, 0, fast=False)
+    # The production path equals ASE's SumCalculator composition.
+    fast, slow = member_calculator(loaded, 0), ase_sum(loaded, 0)
     for atoms in (dimer, crystal):
         (e1, f1), (e2, f2) = energy_forces(fast, atoms), energy_forces(slow, atoms)
         assert e1 == pytest.approx(e2, abs=1e-9)
         np.testing.assert_allclose(f1, f2, atol=1e-9)
         np.testing.assert_allclose(fast.get_stress(atoms), slow.get_stress(atoms), atol=1e-10)
     # Training targets were DFT - baseline - references (here ZBL is zero at the training geometries).
-    root = Path(manifest["_root"])
-    data = pd.read_pickle(root / manifest["members"][0]["potential_yaml"].replace("output_potential.yaml", "train.pckl.gzip"), compression="gzip")
-    train, _ = load_split(manifest)
+    root = loaded.root
+    data = pd.read_pickle(root / manifest.members[0].potential_yaml.replace("output_potential.yaml", "train.pckl.gzip"), compression="gzip")
+    train, _ = load_split(loaded)
     by_id = {structure_key(a): a for a in train}
     for _, row in data.iterrows():
         atoms = by_id[row["name"]]
         e_base = energy_forces(zbl, atoms)[0]
         assert row["energy_dft"] == pytest.approx(atoms.get_potential_energy(), abs=1e-9)
         assert row["energy_corrected"] == pytest.approx(
-            atoms.get_potential_energy() - e_base - reference_energy(atoms, manifest["reference_energies"]), abs=1e-9
+            atoms.get_potential_energy() - e_base - reference_energy(atoms, manifest.reference_energies), abs=1e-9
         )
 
 
@@ -314,12 +321,11 @@ def test_committee_evaluates_slabs_and_refuses_thin_vacuum(committee: Path) -> N
 
 def test_model_cutoff_is_the_reach_of_a_force() -> None:
     """Carving keeps this radius intact: ACE's cutoff, MACE's r_max times its message-passing layers."""
-    from mlip_autopipec.potentials.committee import model_cutoff
-    from mlip_autopipec.potentials.mace_backend import TINY_MACE
+    from mlip_autopipec.potentials.mace_backend import MaceHyperparameters, MaceSettings
 
-    assert model_cutoff({"settings": {"cutoff": 5.0}}) == 5.0  # manifests before backends existed are ACE
-    mace = {"backend": "mace", "settings": {"cutoff": 5.0}, "mace": {"hyperparameters": {**TINY_MACE, "r_max": 4.5}}}
-    assert model_cutoff(mace) == 4.5 * TINY_MACE["num_interactions"]
+    assert get_backend("ace").cutoff(AceSettings(cutoff=5.0)) == 5.0
+    mace = MaceSettings(max_epochs=1, hyperparameters=MaceHyperparameters(r_max=4.5))
+    assert get_backend("mace").cutoff(mace) == 4.5 * MaceHyperparameters().num_interactions
 
 
 def test_held_out_errors_leave_dimer_scans_out(committee: Path, tmp_path: Path) -> None:
@@ -340,7 +346,7 @@ def test_held_out_errors_leave_dimer_scans_out(committee: Path, tmp_path: Path) 
     write(copy / manifest["split"]["test_file"], [*test, dimer])
     manifest["initial_test_ids"] = [*manifest["test_ids"], "d1mer00000000000"]
     (copy / "committee.json").write_text(json.dumps(manifest))
-    metrics = load_metrics(report_committee(copy / "committee.json")["metrics"])["committee"]
-    assert metrics["test"]["n_structures"] == len(test) + 1
-    assert metrics["test_condensed"]["n_structures"] == metrics["test_initial"]["n_structures"] == len(test)
-    assert metrics["test_condensed"]["force_rmse"] < metrics["test"]["force_rmse"]
+    metrics = CommitteeMetrics.read(report_committee(copy / "committee.json")["metrics"]).committee
+    assert metrics.test.n_structures == len(test) + 1
+    assert metrics.test_condensed.n_structures == metrics.test_initial.n_structures == len(test)
+    assert metrics.test_condensed.force_rmse < metrics.test.force_rmse

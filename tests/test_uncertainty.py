@@ -10,8 +10,7 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.lj import LennardJones
 
-from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
-from mlip_autopipec.simulation.uncertainty import (
+from mlip_autopipec.active_learning.uncertainty import (
     Threshold,
     calibrate_threshold,
     committee_threshold,
@@ -22,6 +21,7 @@ from mlip_autopipec.simulation.uncertainty import (
     samples_needed,
     uncertainty_hook,
 )
+from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
 
 
 class LJCommittee(Calculator):
@@ -73,6 +73,18 @@ def test_percentile_is_honoured_and_reason_recorded() -> None:
     assert "95th percentile" in threshold.reason and "2000" in threshold.reason
     assert threshold.to_dict()["reason"] == threshold.reason
     assert calibrate_threshold(values, 99.0).value > threshold.value
+
+
+def test_threshold_file_keeps_its_shape(tmp_path) -> None:
+    import json
+
+    threshold = calibrate_threshold(np.linspace(0.01, 0.2, 40), 95.0)
+    threshold.write(tmp_path / "threshold.json")
+    assert json.loads((tmp_path / "threshold.json").read_text()) == threshold.to_dict()
+    assert set(threshold.to_dict()) == {"value", "percentile", "n", "reason"}
+    assert Threshold.read(tmp_path / "threshold.json") == threshold
+    with pytest.raises(ValueError):
+        Threshold.model_validate({**threshold.to_dict(), "unit": "eV/A"})  # unknown keys are refused
 
 
 def test_small_sample_uses_a_log_normal_fit_not_an_outlier() -> None:

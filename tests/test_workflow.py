@@ -11,37 +11,12 @@ import ase.io
 import pytest
 import yaml
 
-from conftest import FAST_SI_DFT, PYTHON, REPO, SNAKEFILE, small_si_structures
+from conftest import LABELLED, PYTHON, REPO, SNAKEFILE, copy_run, small_si_structures, snakemake, write_config
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.data.database import structure_id_of
 from test_labeller import direct_ase_energy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
-
-
-LABELLED = "results/iter_0/ingested.json"  # target: iteration 0 labelled and indexed (no training)
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True, target: str | None = LABELLED) -> subprocess.CompletedProcess[str]:
-    command = [PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), "-c", "2", *args]
-    if target:
-        command.append(target)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def write_config(workdir: Path, **extra: object) -> dict:
-    config = {
-        "composition": "Si",
-        "structures": "si.extxyz",
-        "dft": dict(FAST_SI_DFT),
-        "label": {"mpi": {"ntasks": 2}},
-        **extra,
-    }
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +61,8 @@ def test_database_holds_labels_matching_a_direct_ase_run(labelled_run: Path) -> 
     assert all((labelled_run / "logs/label/iter_0").glob("*.log"))
 
 
-def test_unrelated_edit_runs_no_job(labelled_run: Path) -> None:
+def test_unrelated_edit_runs_no_job(labelled_run: Path, tmp_path: Path) -> None:
+    labelled_run = copy_run(labelled_run, tmp_path / "run")
     config = yaml.safe_load((labelled_run / "config.yaml").read_text())
     config["temperatures"] = [600.0, 1200.0]
     config["max_iterations"] = 7
@@ -99,6 +75,7 @@ def test_unrelated_edit_runs_no_job(labelled_run: Path) -> None:
 
 
 def test_deleting_results_recomputes_nothing_thanks_to_the_label_cache(labelled_run: Path, tmp_path: Path) -> None:
+    labelled_run = copy_run(labelled_run, tmp_path / "run")
     import shutil
 
     shutil.rmtree(labelled_run / "results")
@@ -108,7 +85,8 @@ def test_deleting_results_recomputes_nothing_thanks_to_the_label_cache(labelled_
     assert summary["pw_calls_this_run"] == 0
 
 
-def test_a_dft_edit_reruns_the_labels_with_pw(labelled_run: Path) -> None:
+def test_a_dft_edit_reruns_the_labels_with_pw(labelled_run: Path, tmp_path: Path) -> None:
+    labelled_run = copy_run(labelled_run, tmp_path / "run")
     config = yaml.safe_load((labelled_run / "config.yaml").read_text())
     config["dft"]["ecutwfc"] = 22.0
     config["dft"]["ecutrho"] = 88.0

@@ -12,8 +12,8 @@ import yaml
 
 from conftest import FAST_SI_DFT
 from mlip_autopipec.data.database import structure_id_of
-from mlip_autopipec.simulation.explore import read_frames
-from test_workflow import snakemake
+from mlip_autopipec.data.trajectories import read_frames
+from conftest import snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import small_si_structures
-from test_workflow import snakemake, write_config
+from conftest import copy_run, snakemake, write_config
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 
@@ -52,8 +52,9 @@ def test_mace_committee_from_the_workflow(mace_run: Path) -> None:
     assert "(mace)" in logs
 
 
-def test_switching_the_backend_retrains(mace_run: Path) -> None:
+def test_switching_the_backend_retrains(mace_run: Path, tmp_path: Path) -> None:
     """The backend is a parameter of train_plan: changing it reruns the plan and, through plan.json, the members."""
+    mace_run = copy_run(mace_run, tmp_path / "run")
     config = yaml.safe_load((mace_run / "config.yaml").read_text())
     config["train"]["backend"] = "ace"
     (mace_run / "config.yaml").write_text(yaml.safe_dump(config))

@@ -6,6 +6,7 @@ from pathlib import Path
 import mlip_autopipec
 from mlip_autopipec.config.expander import expand_config, write_exec_config
 from mlip_autopipec.data.ids import ID_PATTERN
+from mlip_autopipec.data.records import IterationStatus
 from mlip_autopipec.data.structure_files import structure_ids_in_file
 from mlip_autopipec.errors import UserInputError
 
@@ -111,8 +112,7 @@ def models(iteration):
 def final_iteration():
     """The committee to deliver: the one before the first converged simulate, else the last trained."""
     for i in range(1, FULL.max_iterations + 1):
-        status = json.loads(Path(checkpoints.simulate.get(iteration=i).output.status).read_text())
-        if status["status"] == "converged":
+        if IterationStatus.read(checkpoints.simulate.get(iteration=i).output.status).status == "converged":
             return i - 1
     return FULL.max_iterations
 

@@ -1,4 +1,4 @@
-# One Quantum ESPRESSO job per structure, with the recovery ladder and the label cache inside.
+# One DFT job per structure (the labelling engine: Quantum ESPRESSO), with the recovery ladder and the label cache inside.
 
 
 rule label:

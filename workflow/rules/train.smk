@@ -13,6 +13,7 @@ rule train_plan:
     params:
         train=section("train"),
         elements=FULL.elements,
+        seed=FULL.seed,
         version=VERSION,
     conda:
         "../../envs/pipeline.yaml"

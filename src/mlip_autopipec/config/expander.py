@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mlip_autopipec.config.loader import describe_validation_error, load_minimal_config
 from mlip_autopipec.config import heuristics
@@ -23,7 +23,7 @@ from mlip_autopipec.config.models import (
     TrainConfig,
 )
 from mlip_autopipec.data.atomic_io import atomic_write_text
-from mlip_autopipec.dft.pseudopotentials import resolve_family
+from mlip_autopipec.dft.espresso.pseudopotentials import resolve_family
 from mlip_autopipec.errors import ConfigError
 from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import is_metallic, parse_composition
@@ -174,7 +174,7 @@ class ConfigExpander:
                              {"initial_structures": why, "per_iteration": why, "cluster_fraction": cluster_why})
 
     @staticmethod
-    def _validated_section(model: type, overrides: dict[str, Any] | None, name: str) -> Any:
+    def _validated_section(model: type[BaseModel], overrides: dict[str, Any] | None, name: str) -> Any:
         try:
             return model.model_validate(overrides or {})
         except ValidationError as exc:

@@ -11,6 +11,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+Ensemble = Literal["nvt", "npt"]
+
+
+def _nvt_only() -> list[Ensemble]:
+    return ["nvt"]
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors; values are checked on assignment too."""
 
@@ -142,7 +149,7 @@ class ExploreConfig(StrictModel):
     surrogate_model: str | None = Field(default=None, description="Path to a MACE-MP model file (offline use).")
     temperatures: list[float] = Field(default_factory=lambda: [300.0])
     pressures: list[float] = Field(default_factory=lambda: [0.0], description="GPa")
-    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"])
+    ensembles: list[Ensemble] = Field(default_factory=_nvt_only)
     steps: int = Field(default=2000, ge=1)
     timestep_fs: float = Field(default=1.0, gt=0)
     supercell_atoms: int = Field(default=64, ge=1)

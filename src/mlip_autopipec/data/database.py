@@ -15,7 +15,7 @@ import ase.db
 from ase import Atoms
 
 from mlip_autopipec.data.ids import structure_id
-from mlip_autopipec.data.labels import LabelRecord
+from mlip_autopipec.data.records import LabelRecord
 
 State = Literal["generated", "selected_for_labelling", "labelled", "failed"]
 STATES: tuple[State, ...] = ("generated", "selected_for_labelling", "labelled", "failed")

@@ -8,12 +8,12 @@ from pathlib import Path
 import ase.io
 
 from mlip_autopipec.data.database import StructureIndex
-from mlip_autopipec.data.labels import LabelRecord
+from mlip_autopipec.data.records import IngestSummary, LabelRecord
 
 
 def ingest_iteration(
     database: str | Path, iteration: int, selected: list[Path], labels: list[Path], generated: Path | None = None
-) -> dict[str, object]:
+) -> IngestSummary:
     """Upsert generated structures, then the selected ones as ``selected_for_labelling``, then each label."""
     index = StructureIndex(database)
     n_generated = 0
@@ -26,21 +26,21 @@ def ingest_iteration(
         index.upsert(atoms, "selected_for_labelling", iteration=iteration, origin=str(atoms.info.get("origin", "unknown")))
     states: Counter[str] = Counter()
     reasons: dict[str, str] = {}
-    pw_calls = 0
+    program_runs = 0
     for path in labels:
         record = LabelRecord.read(path)
         index.record_label(record)
         states[record.state] += 1
         if not record.cache_hit:
-            pw_calls += len(record.attempts)
+            program_runs += len(record.attempts)
         if record.state == "failed":
             reasons[record.structure_id] = record.reason
-    return {
-        "iteration": iteration,
-        "generated": n_generated,
-        "selected": len(selected),
-        "labels": dict(states),
-        "failed": reasons,
-        "pw_calls_this_run": pw_calls,
-        "database": dict(sorted(index.counts().items())),
-    }
+    return IngestSummary(
+        iteration=iteration,
+        generated=n_generated,
+        selected=len(selected),
+        labels=dict(states),
+        failed=reasons,
+        pw_calls_this_run=program_runs,
+        database=dict(sorted(index.counts().items())),
+    )

@@ -1,12 +1,12 @@
 """Labels keyed by (structure id, DFT-parameter hash), kept outside ``results/`` so they outlive reruns.
 
 When Snakemake reruns a label job (an upstream file changed, or ``results/`` was deleted), the job
-finds the label here and reuses it instead of calling pw.x again.
+finds the label here and reuses it instead of running the DFT program (pw.x) again.
 
-Each (structure, DFT hash) entry also has a lock file. A label job holds it while pw.x runs, so a
+Each (structure, DFT hash) entry also has a lock file. A label job holds it while the DFT program runs, so a
 second job for the same pair (the orphan of a killed Snakemake still running while the resumed run
 starts the job again, or two iterations selecting the same structure) waits and then reads the
-finished label instead of running pw.x twice. ``flock`` locks die with their process, so a killed
+finished label instead of running the program twice. ``flock`` locks die with their process, so a killed
 job never leaves a stale lock behind.
 """
 
@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlip_autopipec.data.labels import LabelRecord
+from mlip_autopipec.data.records import LabelRecord
 
 
 class LabelCache:
+    """Label records under ``root/{dft_hash}/{structure_id}.json``, each with its lock file beside it."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
@@ -43,9 +45,9 @@ class LabelCache:
     def lock(self, structure_id: str, dft_hash: str, max_wait_s: float = 24 * 3600.0) -> Iterator[int | None]:
         """Hold the entry's exclusive lock; yields its file descriptor (None when unlocked, see below).
 
-        Pass the descriptor to pw.x (``run_process(pass_fds=...)``): a flock lasts until every copy of
-        the descriptor is closed, so an orphaned pw.x whose job was killed keeps holding it and a
-        resumed job cannot start a second pw.x in the same folder. Where the file system has no
+        Pass the descriptor to the DFT program (``run_process(pass_fds=...)``): a flock lasts until every copy
+        of the descriptor is closed, so an orphaned program whose job was killed keeps holding it and a
+        resumed job cannot start a second one in the same folder. Where the file system has no
         working flock (Lustre mounted ``noflock``) or the holder never lets go within ``max_wait_s``
         (a lock left by a crashed NFSv3 client), the job warns and goes on without the lock rather
         than fail or hang: the cache is then as good as it was before locking existed.

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mlip_autopipec.data.labels import LabelRecord
+from mlip_autopipec.data.records import IterationStatus, LabelRecord
 
 _ITERATION = re.compile(r"iter_(\d+)$")
 
@@ -19,6 +19,14 @@ _ITERATION = re.compile(r"iter_(\d+)$")
 def _json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _status(path: Path) -> IterationStatus | None:
+    """The loop's decision of an iteration; None while it is not (or not readably) written."""
+    try:
+        return IterationStatus.read(path)
     except (OSError, ValueError):
         return None
 
@@ -44,9 +52,9 @@ def iteration_summary(folder: Path) -> dict[str, Any]:
     test = committee.get("test_condensed") or committee.get("test", {})  # without dimer/trimer scans when there are any
     summary["test_force_rmse"] = test.get("force_rmse")
     summary["test_energy_rmse_per_atom"] = test.get("energy_rmse_per_atom")
-    status = _json(folder / "status.json")
-    summary["status"] = None if status is None else status.get("status")
-    summary["reason"] = None if status is None else status.get("reason")
+    status = _status(folder / "status.json")
+    summary["status"] = None if status is None else status.status
+    summary["reason"] = None if status is None else status.reason
     summary["pw_seconds"] = round(summary["pw_seconds"], 2)
     return summary
 

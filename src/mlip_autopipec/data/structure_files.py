@@ -18,7 +18,8 @@ def read_structures(path: str | Path, allowed_elements: list[str] | None = None)
     if not path.is_file():
         raise StructureFileError(f"structures: file '{path}' does not exist; fix the path in the config")
     try:
-        frames = ase.io.read(path, index=":")
+        read = ase.io.read(path, index=":")
+        frames = read if isinstance(read, list) else [read]
     except Exception as exc:  # ASE raises many types for unreadable files
         raise StructureFileError(f"structures: cannot read '{path}' ({type(exc).__name__}: {exc}); give an extxyz or other ASE-readable file") from None
     if not frames:

@@ -1,4 +1,7 @@
-"""Run one pw.x process with a wall-time limit, killing its whole process group when it overruns."""
+"""Run one DFT program (under its MPI launcher) with a wall-time limit, killing its whole process group when it overruns.
+
+Code-neutral: every labelling engine launches its program through here.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +19,15 @@ from mlip_autopipec.config.models import MPIConfig
 
 @dataclass(frozen=True)
 class ProcessResult:
+    """How the process ended: exit code (None if unknown), whether our limit killed it, and its wall time (s)."""
+
     returncode: int | None
     timed_out: bool
     wall_time_s: float
 
 
 def mpi_prefix(mpi: MPIConfig, ntasks: int | None = None) -> list[str]:
-    """The launcher words before pw.x: ``mpirun -np N`` (with --allow-run-as-root as root), ``srun``, or none."""
+    """The launcher words before the program: ``mpirun -np N`` (with --allow-run-as-root as root), ``srun``, or none."""
     n = ntasks or mpi.ntasks
     launcher = mpi.launcher
     if launcher == "auto":
@@ -46,7 +51,7 @@ def run_process(
 ) -> ProcessResult:
     """Run ``argv`` in ``directory``; on time-out, SIGTERM then SIGKILL the whole process group.
 
-    ``pass_fds``: descriptors the process inherits (the label cache lock, held as long as pw.x runs).
+    ``pass_fds``: descriptors the process inherits (the label cache lock, held as long as the program runs).
     """
     start = time.monotonic()
     with open(stdout, "wb") as out, open(stderr, "wb") as err:

@@ -8,30 +8,33 @@ parameter per BFGS step), so the cost grows with the number of trainable paramet
 The model learns DFT minus the physical baseline minus per-element reference energies (see
 ``delta``); pacemaker's own ZBL core repulsion (``fit: repulsion: auto``) is deliberately left out
 so the short-range physics is not counted twice. The ``input.yaml`` is written here, never by the
-user; every key used is listed in ``pacemaker_input``.
+user; every key used is listed in ``pacemaker_input``. ``ACE`` is this module's ``TrainingBackend``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
 from ase import Atoms
-from ase.calculators.calculator import BaseCalculator
+from ase.calculators.calculator import BaseCalculator, Calculator
 from ase.data import atomic_numbers, covalent_radii
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlip_autopipec.executables import run_logged, venv_tool
 from mlip_autopipec.data.ids import parameters_hash
+from mlip_autopipec.executables import run_logged, venv_tool
+from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, relative_path
 from mlip_autopipec.potentials.dataset import origin_of, structure_key
 from mlip_autopipec.potentials.delta import delta_targets, reference_energy
+
+if TYPE_CHECKING:
+    from mlip_autopipec.config.models import TrainConfig
+    from mlip_autopipec.data.records import AceMemberEntry, AceMemberRecord
 
 DATASET_NAME = "train.pckl.gzip"
 INPUT_NAME = "input.yaml"
@@ -42,28 +45,28 @@ LOG_NAME = "pacemaker.log"
 RESULT_NAME = "member.json"
 
 
-class AceTrainingSettings(BaseModel):
-    """Every pacemaker choice for one member; filled in by ``choose_ace_settings``, never by hand-editing YAML."""
+class AceSettings(BaseModel):
+    """Every pacemaker choice for one member; filled in by ``choose_ace_settings``, never by hand-editing YAML.
+
+    The split, seed and bootstrap are the committee's (``backend.CommitteeSettings``), not ACE's.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     cutoff: float = Field(default=5.0, gt=1.0, description="Outer cutoff rcut (Angstrom) of every bond.")
-    number_of_functions_per_element: int = Field(default=24, ge=1)
-    nradmax_by_orders: list[int] = Field(default_factory=lambda: [8, 4, 2], description="Radial functions per body order.")
+    number_of_functions_per_element: int = Field(default=24, ge=1, description="Basis functions per element (count).")
+    nradmax_by_orders: list[int] = Field(default_factory=lambda: [8, 4, 2], description="Radial functions per body order (count).")
     lmax_by_orders: list[int] = Field(default_factory=lambda: [0, 2, 1], description="Angular momentum per body order.")
     ndensity: int = Field(default=1, ge=1, le=4, description="1: linear embedding; 2: Finnis-Sinclair-like non-linear.")
     trainable: Literal["func", "all"] = Field(default="func", description="func: basis coefficients only; all: radial too.")
-    radial_base: str = "SBessel"
-    radial_parameter: float = 5.25
-    dcut: float = 0.01
+    radial_base: str = Field(default="SBessel", description="pacemaker's radial basis family.")
+    radial_parameter: float = Field(default=5.25, description="Parameter of the radial basis (dimensionless).")
+    dcut: float = Field(default=0.01, description="Width of the cutoff function's smoothing (Angstrom).")
     kappa: float = Field(default=0.1, ge=0.0, le=1.0, description="Weight of forces (1 - kappa: energies) in the loss.")
-    l1_coeffs: float = Field(default=1e-8, ge=0.0)
-    l2_coeffs: float = Field(default=1e-6, ge=0.0)
-    optimizer: Literal["BFGS", "L-BFGS-B"] = "BFGS"
+    l1_coeffs: float = Field(default=1e-8, ge=0.0, description="L1 regularisation of the basis coefficients (dimensionless).")
+    l2_coeffs: float = Field(default=1e-6, ge=0.0, description="L2 regularisation of the basis coefficients (dimensionless).")
+    optimizer: Literal["BFGS", "L-BFGS-B"] = Field(default="BFGS", description="pacemaker's optimiser.")
     maxiter: int = Field(default=100, ge=1, description="Most optimiser (BFGS) iterations.")
-    test_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="Structures held out of training.")
-    seed: int = Field(default=42, ge=0)
-    bootstrap: bool = Field(default=True, description="Each committee member trains on its own bootstrap resample.")
 
     def fs_parameters(self) -> list[float]:
         """Finnis-Sinclair embedding: rho (linear) for ndensity 1, then sqrt-like terms as in pacemaker's template."""
@@ -82,7 +85,7 @@ _TIERS: tuple[tuple[float, int, list[int], list[int], int, str, int], ...] = (
 )
 
 
-def choose_ace_settings(n_structures: int, elements: Sequence[str], seed: int = 42) -> tuple[AceTrainingSettings, dict[str, str]]:
+def choose_ace_settings(n_structures: int, elements: Sequence[str]) -> tuple[AceSettings, dict[str, str]]:
     """The expander's rule: basis size, cutoff and loss weights from the number of structures and elements.
 
     Rules (documented in ``why``):
@@ -97,8 +100,8 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str], seed: int = 
     - loss weights: kappa (force share) 0.1 below 300 structures, since forces are 3N numbers per
       structure against one energy; 0.3 (pacemaker's default) above. L2 regularisation 1e-6 for
       small data (ridge for an under-determined fit), 1e-8 otherwise.
-    - test fraction: 0.2 below 50 structures (enough held-out structures to mean something), 0.1
-      below 500, 0.05 above.
+
+    The test fraction is the committee's (``backend.choose_committee_settings``).
     """
     if n_structures < 0:
         raise ValueError(f"n_structures must be >= 0, got {n_structures}")
@@ -114,8 +117,7 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str], seed: int = 
         cutoff = min(cutoff + 0.5, 7.5)
     kappa = 0.1 if n_structures < 300 else 0.3
     l2 = 1e-6 if per_element < 60 else 1e-8
-    test_fraction = 0.2 if n_structures < 50 else 0.1 if n_structures < 500 else 0.05
-    settings = AceTrainingSettings(
+    settings = AceSettings(
         cutoff=cutoff,
         number_of_functions_per_element=nfunc,
         nradmax_by_orders=nradmax,
@@ -125,8 +127,6 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str], seed: int = 
         kappa=kappa,
         l2_coeffs=l2,
         maxiter=maxiter,
-        test_fraction=test_fraction,
-        seed=seed,
     )
     body = len(nradmax) + 1
     tier = f"< {limit:g}" if np.isfinite(limit) else ">= 2000"
@@ -138,12 +138,11 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str], seed: int = 
         "kappa": "forces dominate small data (3N numbers per structure vs one energy)" if kappa == 0.1 else "pacemaker's default energy/force balance",
         "l2_coeffs": "ridge regularisation for an under-determined small fit" if l2 > 1e-8 else "pacemaker's default",
         "maxiter": f"{maxiter} BFGS steps: enough for this basis size with finite-difference gradients",
-        "test_fraction": f"{test_fraction} of {n_structures} structures held out, stratified by origin",
     }
     return settings, why
 
 
-def settings_hash(settings: AceTrainingSettings) -> str:
+def settings_hash(settings: AceSettings) -> str:
     """Short stable hash of the settings (part of the committee's config hash)."""
     return parameters_hash(settings.model_dump())
 
@@ -222,7 +221,7 @@ def write_pacemaker_dataset(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def pacemaker_input(settings: AceTrainingSettings, elements: Sequence[str], dataset: str, seed: int) -> dict[str, Any]:
+def pacemaker_input(settings: AceSettings, elements: Sequence[str], dataset: str, seed: int) -> dict[str, Any]:
     """The ``input.yaml`` content (pacemaker 0.4.0rc1 keys, pyace backend)."""
     return {
         "seed": int(seed),
@@ -257,33 +256,6 @@ def pacemaker_input(settings: AceTrainingSettings, elements: Sequence[str], data
         },
         "backend": {"evaluator": "pyace", "parallel_mode": "serial", "display_step": 10},
     }
-
-
-@dataclass
-class AceMemberResult:
-    """Paths (absolute) and facts of one trained member, also written as ``member.json`` in its folder."""
-
-    workdir: Path
-    potential_yaml: Path
-    potential_yace: Path
-    active_set: Path | None
-    dataset: Path
-    input_yaml: Path
-    log: Path
-    metrics: Path | None
-    n_structures: int
-    n_functions: int
-    seed: int
-    wall_time_s: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "AceMemberResult":
-        paths = {"workdir", "potential_yaml", "potential_yace", "dataset", "input_yaml", "log"}
-        values = {k: (Path(v) if k in paths or (k in ("active_set", "metrics") and v) else v) for k, v in data.items()}
-        return cls(**values)
 
 
 class PacemakerError(RuntimeError):
@@ -330,24 +302,26 @@ def compute_active_set(potential_yaml: str | Path, dataset: str | Path, log: str
 def train_ace_member(
     train_atoms: Sequence[Atoms],
     workdir: str | Path,
-    settings: AceTrainingSettings,
+    settings: AceSettings,
     elements: Sequence[str],
     baseline: BaseCalculator | None,
     reference_energies: Mapping[str, float],
+    seed: int,
     weights: Sequence[float] | None = None,
-    seed: int | None = None,
     active_set: bool = True,
     timeout_s: float | None = None,
-) -> AceMemberResult:
+) -> AceMemberRecord:
     """Fit one ACE member with the ``pacemaker`` command in ``workdir``; export ``.yace`` (and ``.asi``).
 
-    ``weights`` are per-structure multiplicities (bootstrap counts); ``seed`` defaults to
-    ``settings.seed``. Everything pacemaker writes stays in ``workdir``; its output goes to
-    ``pacemaker.log``. Raises ``PacemakerError`` when the fit fails.
+    ``weights`` are per-structure multiplicities (bootstrap counts); ``seed`` is pacemaker's. Everything
+    pacemaker writes stays in ``workdir``; its output goes to ``pacemaker.log``; the member's facts to
+    ``member.json``. Raises ``PacemakerError`` when the fit fails.
     """
+    from mlip_autopipec.data.records import AceMemberRecord  # records embeds AceSettings: import here, not at the top
+
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    seed = settings.seed if seed is None else int(seed)
+    seed = int(seed)
     start = time.monotonic()
     log = workdir / LOG_NAME
     log.write_text("")
@@ -364,7 +338,7 @@ def train_ace_member(
     potential_yace = export_yace(potential_yaml, workdir / POTENTIAL_YACE, log)
     asi = compute_active_set(potential_yaml, dataset, log) if active_set else None
     metrics = workdir / "metrics.txt"
-    result = AceMemberResult(
+    result = AceMemberRecord(
         workdir=workdir,
         potential_yaml=potential_yaml,
         potential_yace=potential_yace,
@@ -378,7 +352,7 @@ def train_ace_member(
         seed=seed,
         wall_time_s=round(time.monotonic() - start, 2),
     )
-    (workdir / RESULT_NAME).write_text(json.dumps(result.to_json(), indent=2))
+    result.write(workdir / RESULT_NAME)
     return result
 
 
@@ -389,3 +363,76 @@ def _count_functions(potential_yaml: Path) -> int:
         return int(BBasisConfiguration(str(potential_yaml)).total_number_of_functions)
     except Exception:  # noqa: BLE001 - informative only
         return -1
+
+
+def read_pacemaker_metrics(path: str | Path) -> pd.DataFrame:
+    """pacemaker's per-iteration ``metrics.txt`` (whitespace table: iter_num, loss, rmse_epa, rmse_f_comp, ...)."""
+    frame = pd.read_csv(path, sep=r"\s+")
+    return frame.dropna(subset=["iter_num"]) if "iter_num" in frame.columns else frame
+
+
+class AceBackend:
+    """The pacemaker ACE backend of a committee (``TrainingBackend``)."""
+
+    name: Literal["ace"] = "ace"
+    curve_labels = CurveLabels("BFGS iteration", "train", "pacemaker training curves (delta targets)")
+
+    def choose_settings(self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]) -> tuple[AceSettings, dict[str, str]]:
+        """``choose_ace_settings`` of all labelled structures; ``train.optimizer_steps`` overrides the BFGS steps."""
+        settings, why = choose_ace_settings(n_structures, elements)
+        if train.optimizer_steps:
+            settings = settings.model_copy(update={"maxiter": int(train.optimizer_steps)})
+            why["maxiter"] = "set by the user (train.optimizer_steps)"
+        return settings, why
+
+    def train(self, job: MemberJob) -> AceMemberRecord:
+        assert job.plan.ace is not None
+        return train_ace_member(
+            job.train, job.workdir, job.plan.ace, job.plan.elements, job.baseline, job.plan.reference_energies,
+            seed=job.seed, weights=job.weights, active_set=job.active_set, timeout_s=job.timeout_s,
+        )
+
+    def read_member(self, path: Path) -> AceMemberRecord:
+        from mlip_autopipec.data.records import AceMemberRecord
+
+        return AceMemberRecord.read(path)
+
+    def entry(self, record: AceMemberRecord, root: Path, common: dict[str, Any]) -> AceMemberEntry:
+        from mlip_autopipec.data.records import AceMemberEntry
+
+        return AceMemberEntry(
+            **common,
+            potential_yaml=relative_path(record.potential_yaml, root),
+            potential_yace=relative_path(record.potential_yace, root),
+            active_set=relative_path(record.active_set, root),
+            pacemaker_log=relative_path(record.log, root),
+            pacemaker_metrics=relative_path(record.metrics, root),
+            n_functions=record.n_functions,
+        )
+
+    def load(self, root: Path, member: AceMemberEntry, extrapolation_grade: bool) -> Calculator:
+        """pyace's calculator: the B-basis YAML with its active set for the extrapolation grade, else the ``.yace``."""
+        from pyace import PyACECalculator
+
+        if extrapolation_grade and member.active_set:
+            calc = PyACECalculator(str(root / member.potential_yaml))
+            calc.set_active_set(str(root / member.active_set))
+            return calc
+        return PyACECalculator(str(root / member.potential_yace))
+
+    def view(self, atoms: Atoms) -> Atoms:
+        return ace_view(atoms)
+
+    def cutoff(self, settings: AceSettings) -> float:  # type: ignore[override]
+        """ACE's radial cutoff: no force depends on anything farther away."""
+        return float(settings.cutoff)
+
+    def curve(self, root: Path, member: AceMemberEntry) -> Curve | None:
+        """pacemaker's ``metrics.txt``: training errors per BFGS iteration."""
+        if not member.pacemaker_metrics or not (root / member.pacemaker_metrics).is_file():
+            return None
+        frame = read_pacemaker_metrics(root / member.pacemaker_metrics)
+        return Curve(frame["iter_num"].to_numpy(float), frame["rmse_f_comp"].to_numpy(float), frame["rmse_epa"].to_numpy(float))
+
+
+ACE = AceBackend()

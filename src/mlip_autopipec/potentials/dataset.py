@@ -20,7 +20,6 @@ from ase import Atoms
 from ase.io import read
 
 from mlip_autopipec.data.ids import structure_id
-from mlip_autopipec.data.labels import LabelRecord
 
 RECORD_SUFFIX = ".json"
 
@@ -60,6 +59,8 @@ def load_label_records(sources: str | Path | Iterable[str | Path]) -> list[Atoms
     Failed labels are skipped: an unconverged SCF must never become a training target. The order
     is the sorted file order, so the result is deterministic.
     """
+    from mlip_autopipec.data.records import LabelRecord  # records embeds the training settings: import here, not at the top
+
     frames = []
     for path in _record_paths(sources):
         record = LabelRecord.read(path)

@@ -1,14 +1,10 @@
-"""A MACE backend behind the same delta-learning interface as the ACE committee.
+"""The MACE backend of a committee: settings, one member's fit with the real ``mace_run_train``, loading, curves.
 
 One member: the training structures become delta targets (DFT minus baseline minus per-element
 reference energies, exactly as ``ace.train_ace_member`` prepares them), are written to extxyz
-under the keys ``REF_energy`` / ``REF_forces`` / ``REF_stress``, and the real ``mace_run_train``
-command fits a small MACE model on CPU in float64. At run time the member is
-``baseline + MACE + reference energies`` through ``delta.make_delta_calculator``; a committee of
-members (different seeds and bootstrap resamples) is combined with ``ensemble.EnsembleCalculator``,
-which returns the same uncertainty keys as the ACE ``CommitteeCalculator``. The workflow's committee
-(``train.backend: mace``) goes through ``committee.plan_committee`` / ``train_member`` instead, which
-call ``fit_mace_member`` here with the split, resamples and seeds the ACE committee would use.
+under the keys ``REF_energy`` / ``REF_forces`` / ``REF_stress``, and ``mace_run_train`` fits a small
+MACE model on CPU in float64. The committee (split, resamples, seeds, manifest) is
+``committee_plan``'s; ``MACE`` is this module's ``TrainingBackend``.
 
 Because the reference energies are subtracted from the labels, MACE is given ``E0s`` of zero for
 every element: the model only learns the smooth remainder.
@@ -25,21 +21,23 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator, Calculator
 from ase.data import atomic_numbers
 from ase.io import write
+from pydantic import BaseModel, ConfigDict, Field
 
-from mlip_autopipec.data.atomic_io import atomic_write_json
 from mlip_autopipec.executables import run_logged, venv_tool
-from mlip_autopipec.potentials.dataset import bootstrap_counts
-from mlip_autopipec.potentials.delta import delta_targets, make_delta_calculator, subtract_reference_energies
-from mlip_autopipec.potentials.ensemble import EnsembleCalculator
+from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, relative_path
+from mlip_autopipec.potentials.delta import delta_targets, subtract_reference_energies
+
+if TYPE_CHECKING:
+    from mlip_autopipec.config.models import TrainConfig
+    from mlip_autopipec.data.records import MaceMemberEntry, MaceMemberRecord
 
 TRAIN_NAME = "mace_train.extxyz"
 LOG_NAME = "mace_train.log"
@@ -50,20 +48,43 @@ ENERGY_KEY = "REF_energy"
 FORCES_KEY = "REF_forces"
 STRESS_KEY = "REF_stress"
 
-#: A tiny model: enough for tests and small delta fits on a CPU. ``energy_weight`` 10 (mace's default
-#: is 1 against forces 100): with 1, 20 epochs on the Si fixture left 384 meV/atom energy RMSE; with 10, 31.
-TINY_MACE: dict[str, Any] = {
-    "num_channels": 8,
-    "max_L": 0,
-    "r_max": 4.0,
-    "num_interactions": 2,
-    "correlation": 2,
-    "num_radial_basis": 6,
-    "batch_size": 4,
-    "valid_batch_size": 4,
-    "lr": 0.01,
-    "energy_weight": 10.0,
-}
+class MaceHyperparameters(BaseModel):
+    """The model and optimiser flags of ``mace_run_train``; the defaults are a tiny model for CPU delta fits.
+
+    ``energy_weight`` 10 (mace's default is 1 against forces 100): with 1, 20 epochs on the Si fixture left
+    384 meV/atom energy RMSE; with 10, 31.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_channels: int = Field(default=8, ge=1, description="Channels per irreducible representation (count).")
+    max_L: int = Field(default=0, ge=0, description="Highest angular momentum of the equivariant messages.")
+    r_max: float = Field(default=4.0, gt=0, description="Radial cutoff of one message-passing layer (Angstrom).")
+    num_interactions: int = Field(default=2, ge=1, description="Message-passing layers (count).")
+    correlation: int = Field(default=2, ge=1, description="Body order of the messages minus one.")
+    num_radial_basis: int = Field(default=6, ge=1, description="Bessel functions of the radial basis (count).")
+    batch_size: int = Field(default=4, ge=1, description="Training structures per optimiser step (count).")
+    valid_batch_size: int = Field(default=4, ge=1, description="Validation structures per evaluation batch (count).")
+    lr: float = Field(default=0.01, gt=0, description="Adam learning rate (dimensionless).")
+    energy_weight: float = Field(default=10.0, ge=0, description="Weight of energies in the loss (forces: 100).")
+
+
+class MaceSettings(BaseModel):
+    """Every ``mace_run_train`` choice of a committee's members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_epochs: int = Field(ge=1, description="Training epochs (count): train.mace_epochs, else chosen by ``choose_mace_epochs``.")
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="The user's extra mace_run_train flags (train.mace_options), as given."
+    )
+    hyperparameters: MaceHyperparameters = Field(
+        default_factory=MaceHyperparameters, description="The tiny defaults with the user's options applied."
+    )
+
+    def flags(self) -> dict[str, Any]:
+        """The model and optimiser flags of the command line: the hyperparameters, then any other option."""
+        return {**self.hyperparameters.model_dump(), **self.options}
 
 
 #: ``mace_run_train`` flags the pipeline sets itself: file names, label keys, E0s, seed and epochs are
@@ -104,7 +125,7 @@ def choose_mace_epochs(n_train: int, options: Mapping[str, Any] | None = None, v
     Why steps, not epochs: one epoch of a 30-structure set is a handful of steps, of a 3000-structure
     set hundreds; a fixed step budget trains small sets long enough and large ones not for days.
     """
-    batch = int({**TINY_MACE, **dict(options or {})}["batch_size"])
+    batch = int({**MaceHyperparameters().model_dump(), **dict(options or {})}["batch_size"])
     per_epoch = max(1, math.ceil(max(n_train, 1) * (1.0 - valid_fraction) / batch))
     epochs = int(min(max(math.ceil(TARGET_STEPS / per_epoch), EPOCH_RANGE[0]), EPOCH_RANGE[1]))
     why = (
@@ -114,36 +135,15 @@ def choose_mace_epochs(n_train: int, options: Mapping[str, Any] | None = None, v
     return epochs, why
 
 
-@dataclass
-class MaceMemberResult:
-    """Paths (absolute) and facts of one trained MACE member, also written as ``member.json`` in its folder.
-
-    ``n_structures``: distinct structures fitted (bootstrap draws > 0); ``n_frames_written``: with repeats.
-    ``curve``: mace's per-epoch results (validation RMSEs), for the learning-curve plot.
-    """
-
-    workdir: Path
-    model: Path
-    dataset: Path
-    log: Path
-    curve: Path | None
-    seed: int
-    max_epochs: int
-    n_structures: int
-    n_frames_written: int
-    elements: list[str]
-    reference_energies: dict[str, float]
-    argv: list[str]
-    wall_time_s: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> MaceMemberResult:
-        paths = {"workdir", "model", "dataset", "log", "curve"}
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: (Path(v) if k in paths and v else v) for k, v in data.items() if k in known})
+def mace_settings(n_train: int, epochs: int | None = None, options: Mapping[str, Any] | None = None) -> tuple[MaceSettings, str]:
+    """The settings for ``n_train`` training frames: ``epochs`` (the user's) or ``choose_mace_epochs``; and why those epochs."""
+    options = check_mace_options(options)
+    if epochs is None:
+        epochs, why = choose_mace_epochs(n_train, options)
+    else:
+        why = "set by the user (train.mace_epochs)"
+    known = {key: value for key, value in options.items() if key in MaceHyperparameters.model_fields}
+    return MaceSettings(max_epochs=int(epochs), options=options, hyperparameters=MaceHyperparameters(**known)), why
 
 
 def _tool(name: str) -> str:
@@ -192,14 +192,12 @@ def mace_train_argv(
     train_file: str | Path,
     elements: Sequence[str],
     seed: int,
-    max_epochs: int,
+    settings: MaceSettings,
     valid_fraction: float = 0.1,
     name: str = MODEL_NAME,
     stress: bool = True,
-    options: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """The ``mace_run_train`` command line (CPU, float64, tiny model unless ``options`` override)."""
-    settings = {**TINY_MACE, **check_mace_options(options)}
+    """The ``mace_run_train`` command line (CPU, float64, the settings' model)."""
     e0s = {int(atomic_numbers[symbol]): 0.0 for symbol in sorted(set(elements))}
     argv = [
         _tool("mace_run_train"),
@@ -211,7 +209,7 @@ def mace_train_argv(
         f"--forces_key={FORCES_KEY}",
         f"--stress_key={STRESS_KEY}",
         f"--seed={int(seed)}",
-        f"--max_num_epochs={int(max_epochs)}",
+        f"--max_num_epochs={int(settings.max_epochs)}",
         "--device=cpu",
         "--default_dtype=float64",
         "--model_dir=.",
@@ -224,7 +222,7 @@ def mace_train_argv(
     ]
     if stress:
         argv += ["--loss=stress", "--compute_stress=True", "--error_table=PerAtomRMSEstressvirials"]
-    for key, value in settings.items():
+    for key, value in settings.flags().items():
         argv.append(f"--{key}={value}")
     return argv
 
@@ -267,24 +265,23 @@ def fit_mace_member(
     elements: Sequence[str],
     baseline: BaseCalculator | None,
     reference_energies: Mapping[str, float] | None,
+    settings: MaceSettings,
     seed: int = 123,
-    max_epochs: int = 20,
     weights: Sequence[int] | None = None,
     valid_fraction: float = 0.1,
     stress: bool = True,
-    options: Mapping[str, Any] | None = None,
     threads: int = 1,
     timeout_s: float | None = None,
-) -> MaceMemberResult:
+) -> MaceMemberRecord:
     """Fit one delta-learned MACE member with the real ``mace_run_train`` in ``workdir``; return its facts.
 
     Writes ``mace_train.extxyz`` (delta targets), ``mace_train.log`` (the trainer's output),
-    ``member.json`` (``MaceMemberResult``) and the model ``mace_member.model``
-    (``mace_member_stagetwo.model`` when stage two/SWA is enabled through ``options``). ``options``
-    override ``TINY_MACE`` and add any ``mace_run_train`` flag (``{"num_channels": 32, "max_L": 1}``)
-    except ``RESERVED_FLAGS``. Raises ``MaceTrainingError`` on failure.
+    ``member.json`` (``MaceMemberRecord``) and the model ``mace_member.model``
+    (``mace_member_stagetwo.model`` when stage two/SWA is enabled through the settings' options).
+    Raises ``MaceTrainingError`` on failure.
     """
-    options = check_mace_options(options)
+    from mlip_autopipec.data.records import MaceMemberRecord  # records embeds MaceSettings: import here, not at the top
+
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -295,7 +292,7 @@ def fit_mace_member(
         (workdir / stale).unlink(missing_ok=True)
     for stale_dir in ("checkpoints", "results", "logs"):  # checkpoints: mace would restart from an old run; the others append
         shutil.rmtree(workdir / stale_dir, ignore_errors=True)
-    argv = mace_train_argv(dataset.name, elements, seed, max_epochs, valid_fraction, MODEL_NAME, stress, options)
+    argv = mace_train_argv(dataset.name, elements, seed, settings, valid_fraction, MODEL_NAME, stress)
     env = {
         "MPLBACKEND": "Agg",
         "OMP_NUM_THREADS": str(threads),
@@ -306,14 +303,14 @@ def fit_mace_member(
     log = workdir / LOG_NAME
     run_logged(argv, workdir, log, env, timeout_s, MaceTrainingError, append=False)
     counts = np.ones(len(train_atoms), dtype=int) if weights is None else np.asarray(weights, dtype=int)
-    result = MaceMemberResult(
+    result = MaceMemberRecord(
         workdir=workdir,
         model=_find_model(workdir, MODEL_NAME),
         dataset=dataset,
         log=log,
         curve=_find_curve(workdir, MODEL_NAME, seed),
         seed=int(seed),
-        max_epochs=int(max_epochs),
+        max_epochs=int(settings.max_epochs),
         n_structures=int(np.count_nonzero(counts > 0)),
         n_frames_written=int(counts.sum()),
         elements=sorted(set(elements)),
@@ -321,13 +318,8 @@ def fit_mace_member(
         argv=argv,
         wall_time_s=round(time.monotonic() - start, 2),
     )
-    atomic_write_json(workdir / RESULT_NAME, result.to_json())
+    result.write(workdir / RESULT_NAME)
     return result
-
-
-def train_mace_member(*args: Any, **kwargs: Any) -> Path:
-    """``fit_mace_member`` returning only the model path (same arguments)."""
-    return fit_mace_member(*args, **kwargs).model
 
 
 def load_mace_model(model_path: str | Path, device: str = "cpu") -> Calculator:
@@ -339,52 +331,60 @@ def load_mace_model(model_path: str | Path, device: str = "cpu") -> Calculator:
     return MACECalculator(model_paths=str(model_path), device=device, default_dtype="float64")
 
 
-def mace_member_calculator(
-    model_path: str | Path,
-    baseline: BaseCalculator | None,
-    reference_energies: Mapping[str, float] | None,
-    device: str = "cpu",
-) -> BaseCalculator:
-    """baseline + MACE + per-element reference energies (``make_delta_calculator``); the bare model without either."""
-    return make_delta_calculator(baseline, load_mace_model(model_path, device), reference_energies)
+class MaceBackend:
+    """The ``mace_run_train`` MACE backend of a committee (``TrainingBackend``)."""
 
+    name: Literal["mace"] = "mace"
+    curve_labels = CurveLabels("epoch", "validation", "MACE validation curves (delta targets, mace's own validation frames)")
 
-def mace_committee(
-    train_atoms: Sequence[Atoms],
-    workdir: str | Path,
-    elements: Sequence[str],
-    baseline: BaseCalculator | None,
-    reference_energies: Mapping[str, float] | None,
-    committee_size: int = 2,
-    seed: int = 42,
-    max_epochs: int = 20,
-    bootstrap: bool = True,
-    **train_kwargs: Any,
-) -> tuple[EnsembleCalculator, list[Path]]:
-    """Train ``committee_size`` MACE members (in ``workdir/mace_member_KK``, one after another) and combine them.
+    def choose_settings(self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]) -> tuple[MaceSettings, dict[str, str]]:
+        """``mace_settings`` of the training frames, with ``train.mace_epochs`` and ``train.mace_options``."""
+        settings, why = mace_settings(n_train, train.mace_epochs, train.mace_options)
+        return settings, {"mace_epochs": why}
 
-    Member k uses trainer seed ``seed + 1000 * (k + 1)`` and, with ``bootstrap``, the same
-    bootstrap resample as ACE member k (``dataset.bootstrap_counts(n, seed, k)``). Returns the
-    ``EnsembleCalculator`` (mean, ``energy_std``, ``force_std``, ...) and the model paths.
-    """
-    if committee_size < 2:
-        raise ValueError("a committee needs at least two members")
-    workdir = Path(workdir)
-    paths = []
-    for member in range(committee_size):
-        weights = bootstrap_counts(len(train_atoms), seed, member) if bootstrap else None
-        paths.append(
-            train_mace_member(
-                train_atoms,
-                workdir / f"mace_member_{member:02d}",
-                elements,
-                baseline,
-                reference_energies,
-                seed=seed + 1000 * (member + 1),
-                max_epochs=max_epochs,
-                weights=weights,
-                **train_kwargs,
-            )
+    def train(self, job: MemberJob) -> MaceMemberRecord:
+        assert job.plan.mace is not None
+        return fit_mace_member(
+            job.train, job.workdir, job.plan.elements, job.baseline, job.plan.reference_energies, job.plan.mace,
+            seed=job.seed, weights=job.weights, threads=job.threads, timeout_s=job.timeout_s,
         )
-    members = [mace_member_calculator(path, baseline, reference_energies) for path in paths]
-    return EnsembleCalculator(members), paths
+
+    def read_member(self, path: Path) -> MaceMemberRecord:
+        from mlip_autopipec.data.records import MaceMemberRecord
+
+        return MaceMemberRecord.read(path)
+
+    def entry(self, record: MaceMemberRecord, root: Path, common: dict[str, Any]) -> MaceMemberEntry:
+        from mlip_autopipec.data.records import MaceMemberEntry
+
+        return MaceMemberEntry(
+            **common,
+            model=relative_path(record.model, root),
+            mace_log=relative_path(record.log, root),
+            mace_curve=relative_path(record.curve, root),
+            max_epochs=record.max_epochs,
+            n_frames_written=record.n_frames_written,
+        )
+
+    def load(self, root: Path, member: MaceMemberEntry, extrapolation_grade: bool) -> Calculator:
+        """The bare MACE model; ``extrapolation_grade`` is ACE's active-set gamma, which MACE has no analogue of."""
+        return load_mace_model(root / member.model)
+
+    def view(self, atoms: Atoms) -> Atoms:
+        """MACE takes any periodicity (slabs, wires, molecules) as it is."""
+        return atoms
+
+    def cutoff(self, settings: MaceSettings) -> float:  # type: ignore[override]
+        """The receptive field: ``r_max`` times the number of message-passing layers."""
+        return float(settings.hyperparameters.r_max) * int(settings.hyperparameters.num_interactions)
+
+    def curve(self, root: Path, member: MaceMemberEntry) -> Curve | None:
+        """mace's results file: validation errors per epoch."""
+        if not member.mace_curve or not (root / member.mace_curve).is_file():
+            return None
+        rows = read_mace_curve(root / member.mace_curve)
+        epoch, force, energy = (np.array([row[key] for row in rows], dtype=float) for key in ("epoch", "rmse_f", "rmse_e_per_atom"))
+        return Curve(epoch, force, energy)
+
+
+MACE = MaceBackend()

@@ -9,28 +9,28 @@ in eV/A^3 (and GPa).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from ase import Atoms, units  # noqa: E402
 from ase.calculators.calculator import BaseCalculator  # noqa: E402
 
-from mlip_autopipec.data.atomic_io import atomic_write_json  # noqa: E402
+from mlip_autopipec.data.records import CommitteeErrors, CommitteeMetrics, ErrorStats, MemberErrors  # noqa: E402
+from mlip_autopipec.potentials.backend import get_backend  # noqa: E402
+from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee, load_split  # noqa: E402
 from mlip_autopipec.potentials.dataset import structure_key  # noqa: E402
 from mlip_autopipec.potentials.delta import dft_labels  # noqa: E402
 from mlip_autopipec.structures.clusters import is_scan  # noqa: E402
-from mlip_autopipec.potentials.mace_backend import read_mace_curve  # noqa: E402
 
 EV_A3_TO_GPA = 1.0 / units.GPa
+UNITS = {"energy": "eV/atom", "force": "eV/A per component", "stress": "eV/A^3 (stress_rmse_gpa: GPa)"}
 
 
 @dataclass
@@ -61,11 +61,11 @@ class Predictions:
         return np.concatenate([f.ravel() for f in self.forces_ref]), np.concatenate([f.ravel() for f in self.forces_pred])
 
 
-def error_metrics(predictions: Predictions) -> dict[str, Any]:
+def error_metrics(predictions: Predictions) -> ErrorStats:
     """RMSE/MAE of energy per atom and force components, RMSE of stress; counts for context."""
     out: dict[str, Any] = {"n_structures": len(predictions.energy_ref)}
     if not predictions.energy_ref:
-        return out
+        return ErrorStats(**out)
     de = np.array(predictions.energy_pred) - np.array(predictions.energy_ref)
     f_ref, f_pred = predictions.forces_flat()
     df = f_pred - f_ref
@@ -81,7 +81,7 @@ def error_metrics(predictions: Predictions) -> dict[str, Any]:
         ds = np.array(predictions.stress_pred) - np.array(predictions.stress_ref)
         rmse = float(np.sqrt(np.mean(ds**2)))
         out.update(stress_rmse=rmse, stress_rmse_gpa=rmse * EV_A3_TO_GPA)
-    return out
+    return ErrorStats(**out)
 
 
 def predict(calc: BaseCalculator, atoms_list: Sequence[Atoms]) -> Predictions:
@@ -113,30 +113,26 @@ def committee_predictions(calc: BaseCalculator, atoms_list: Sequence[Atoms]) -> 
     return mean, members
 
 
-def evaluate_committee(calc: BaseCalculator, train: Sequence[Atoms], test: Sequence[Atoms]) -> tuple[dict[str, Any], dict[str, Predictions]]:
-    """Metrics per member and for the committee mean on the training and held-out structures.
+def evaluate_committee(calc: BaseCalculator, train: Sequence[Atoms], test: Sequence[Atoms]) -> tuple[CommitteeErrors, list[MemberErrors], dict[str, Predictions]]:
+    """Errors of the committee mean and of each member on the training and held-out structures.
 
     Member train errors are on the whole training split (each member was fitted to a bootstrap
-    resample of it). Returns (metrics dict, committee-mean predictions by set, for plots).
+    resample of it). Returns (committee errors, member errors, committee-mean predictions by set, for plots).
     """
-    metrics: dict[str, Any] = {"committee": {}, "members": []}
+    errors: dict[str, ErrorStats] = {}
     mean_predictions: dict[str, Predictions] = {}
     per_member: dict[str, list[Predictions]] = {}
     for name, data in (("train", train), ("test", test)):
         mean, members = committee_predictions(calc, data)
         mean_predictions[name] = mean
         per_member[name] = members
-        metrics["committee"][name] = error_metrics(mean)
+        errors[name] = error_metrics(mean)
     n_members = max((len(v) for v in per_member.values()), default=0)
-    for k in range(n_members):
-        metrics["members"].append(
-            {"index": k, **{name: error_metrics(per_member[name][k]) if per_member[name] else {"n_structures": 0} for name in per_member}}
-        )
-    return metrics, mean_predictions
-
-
-def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
-    return atomic_write_json(path, dict(metrics))
+    member_errors = [
+        MemberErrors(index=k, **{name: error_metrics(per_member[name][k]) if per_member[name] else ErrorStats(n_structures=0) for name in per_member})
+        for k in range(n_members)
+    ]
+    return CommitteeErrors(**errors), member_errors, mean_predictions
 
 
 def parity_plot(predictions: Mapping[str, Predictions], path: str | Path, title: str = "") -> Path:
@@ -151,9 +147,9 @@ def parity_plot(predictions: Mapping[str, Predictions], path: str | Path, title:
         stats = error_metrics(pred)
         colour = colours.get(name)
         axes[0].scatter(pred.energy_ref, pred.energy_pred, s=14, alpha=0.8, color=colour,
-                        label=f"{name}: RMSE {1e3 * stats['energy_rmse_per_atom']:.1f} meV/atom")
+                        label=f"{name}: RMSE {1e3 * stats.energy_rmse_per_atom:.1f} meV/atom")
         f_ref, f_pred = pred.forces_flat()
-        axes[1].scatter(f_ref, f_pred, s=6, alpha=0.6, color=colour, label=f"{name}: RMSE {stats['force_rmse']:.3f} eV/A")
+        axes[1].scatter(f_ref, f_pred, s=6, alpha=0.6, color=colour, label=f"{name}: RMSE {stats.force_rmse:.3f} eV/A")
     for ax, label in zip(axes, ("energy (eV/atom)", "force component (eV/A)"), strict=True):
         low, high = ax.get_xlim()
         low, high = min(low, ax.get_ylim()[0]), max(high, ax.get_ylim()[1])
@@ -171,12 +167,6 @@ def parity_plot(predictions: Mapping[str, Predictions], path: str | Path, title:
     return path
 
 
-def read_pacemaker_metrics(path: str | Path) -> pd.DataFrame:
-    """pacemaker's per-iteration ``metrics.txt`` (whitespace table: iter_num, loss, rmse_epa, rmse_f_comp, ...)."""
-    frame = pd.read_csv(path, sep=r"\s+")
-    return frame.dropna(subset=["iter_num"]) if "iter_num" in frame.columns else frame
-
-
 @dataclass(frozen=True)
 class TrainingCurve:
     """One member's errors on delta targets during training: force RMSE (eV/A per component) and energy RMSE (eV/atom)."""
@@ -187,53 +177,18 @@ class TrainingCurve:
     energy_rmse_per_atom: np.ndarray
 
 
-Curve = tuple[np.ndarray, np.ndarray, np.ndarray]  # step, force RMSE, energy RMSE per atom
-
-
-def _pacemaker_curve(path: Path) -> Curve:
-    frame = read_pacemaker_metrics(path)
-    return frame["iter_num"].to_numpy(float), frame["rmse_f_comp"].to_numpy(float), frame["rmse_epa"].to_numpy(float)
-
-
-def _mace_curve(path: Path) -> Curve:
-    rows = read_mace_curve(path)
-    epoch, force, energy = (np.array([row[key] for row in rows], dtype=float) for key in ("epoch", "rmse_f", "rmse_e_per_atom"))
-    return epoch, force, energy
-
-
-class CurveSource(NamedTuple):
-    """Where a backend's member keeps its training curve (manifest key), how to read it, how to label it."""
-
-    key: str
-    read: Callable[[Path], Curve]
-    xlabel: str
-    which: str
-    title: str
-
-
-CURVE_SOURCES: dict[str, CurveSource] = {
-    "ace": CurveSource("pacemaker_metrics", _pacemaker_curve, "BFGS iteration", "train", "pacemaker training curves (delta targets)"),
-    "mace": CurveSource("mace_curve", _mace_curve, "epoch", "validation", "MACE validation curves (delta targets, mace's own validation frames)"),
-}
-
-
-def training_curves(manifest: Mapping[str, Any]) -> list[TrainingCurve]:
-    """Every member's training curve that its trainer wrote (none for a backend or member without one)."""
-    root = Path(manifest.get("_root", "."))
-    source = CURVE_SOURCES[manifest.get("backend", "ace")]
+def training_curves(committee: TrainedCommittee) -> list[TrainingCurve]:
+    """Every member's training curve that its trainer wrote (none for a member without one)."""
+    backend = get_backend(committee.manifest.backend)
     curves = []
-    for member in manifest["members"]:
-        file = member.get(source.key)
-        if file and (root / file).is_file():
-            step, force, energy = source.read(root / file)
-            if len(step):
-                curves.append(TrainingCurve(member["index"], step, force, energy))
+    for member in committee.manifest.members:
+        curve = backend.curve(committee.root, member)
+        if curve is not None and len(curve.step):
+            curves.append(TrainingCurve(member.index, curve.step, curve.force_rmse, curve.energy_rmse_per_atom))
     return curves
 
 
-def learning_curve_plot(
-    manifest: Mapping[str, Any], path: str | Path, metrics: Mapping[str, Any] | None = None
-) -> Path:
+def learning_curve_plot(committee: TrainedCommittee, path: str | Path, metrics: CommitteeMetrics | None = None) -> Path:
     """Training curve of every member from its trainer's log (force and energy RMSE per step).
 
     ACE: pacemaker's ``metrics.txt`` (training error per BFGS step); MACE: mace's ``results/*_train.txt``
@@ -243,10 +198,10 @@ def learning_curve_plot(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    curves = training_curves(manifest)
-    source = CURVE_SOURCES[manifest.get("backend", "ace")]
+    curves = training_curves(committee)
+    source = get_backend(committee.manifest.backend).curve_labels
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=110)
-    test = (metrics or {}).get("committee", {}).get("test", {})
+    test = metrics.committee.test.model_dump(exclude_none=True) if metrics else {}
     if curves:
         for curve in curves:
             axes[0].plot(curve.step, curve.force_rmse, label=f"member {curve.index}")
@@ -260,11 +215,12 @@ def learning_curve_plot(
         axes[1].set_ylabel(f"{source.which} energy RMSE (meV/atom)")
         fig.suptitle(source.title)
     else:
-        per_member = (metrics or {}).get("members", [])
-        sizes = [m.get("n_training_structures", 0) for m in manifest["members"]]
+        per_member = metrics.members if metrics else []
+        sizes = [m.n_training_structures for m in committee.manifest.members]
         for name, marker in (("train", "o"), ("test", "s")):
-            forces = [m.get(name, {}).get("force_rmse", np.nan) for m in per_member]
-            energies = [1e3 * m.get(name, {}).get("energy_rmse_per_atom", np.nan) for m in per_member]
+            stats = [getattr(m, name) for m in per_member]
+            forces = [np.nan if s.force_rmse is None else s.force_rmse for s in stats]
+            energies = [np.nan if s.energy_rmse_per_atom is None else 1e3 * s.energy_rmse_per_atom for s in stats]
             axes[0].plot(sizes[: len(forces)], forces, marker, label=name)
             axes[1].plot(sizes[: len(energies)], energies, marker, label=name)
         for ax in axes:
@@ -282,33 +238,29 @@ def learning_curve_plot(
 
 def report_committee(manifest_path: str | Path, outdir: str | Path | None = None) -> dict[str, Path]:
     """Evaluate a trained committee on its own train/test split; write ``metrics.json``, ``parity.png``, ``learning_curve.png``."""
-    from mlip_autopipec.potentials.committee import CommitteeCalculator, load_manifest, load_split
+    from mlip_autopipec.potentials.committee import CommitteeCalculator
 
-    manifest = load_manifest(manifest_path)
-    outdir = Path(outdir) if outdir else Path(manifest["_root"])
-    train, test = load_split(manifest)
-    calc = CommitteeCalculator(manifest, extrapolation_grade=False)
-    metrics, predictions = evaluate_committee(calc, train, test)
+    committee = load_committee(manifest_path)
+    manifest = committee.manifest
+    outdir = Path(outdir) if outdir else committee.root
+    train, test = load_split(committee)
+    calc = CommitteeCalculator(committee, extrapolation_grade=False)
+    errors, members, predictions = evaluate_committee(calc, train, test)
     # Held-out errors where the potential is used: without dimer/trimer scans, whose forces at short range
     # (tens of eV/A) would otherwise dominate the RMSE of a small test set.
     condensed_test = [atoms for atoms in test if not is_scan(atoms)]
     if condensed_test and len(condensed_test) < len(test):
-        metrics["committee"]["test_condensed"] = error_metrics(committee_predictions(calc, condensed_test)[0])
-    initial = set(manifest.get("initial_test_ids") or [])
+        errors.test_condensed = error_metrics(committee_predictions(calc, condensed_test)[0])
+    initial = set(manifest.initial_test_ids)
     if initial:  # the run's fixed yardstick: the first iteration's test set (condensed part), held out ever since
         subset = [atoms for atoms in test if structure_key(atoms) in initial]
         subset = [atoms for atoms in subset if not is_scan(atoms)] or subset
-        metrics["committee"]["test_initial"] = error_metrics(committee_predictions(calc, subset)[0])
-    for entry, member in zip(metrics["members"], manifest["members"], strict=True):
-        entry["n_training_structures"] = member.get("n_training_structures")
-    metrics["config_hash"] = manifest.get("config_hash")
-    metrics["units"] = {"energy": "eV/atom", "force": "eV/A per component", "stress": "eV/A^3 (stress_rmse_gpa: GPa)"}
+        errors.test_initial = error_metrics(committee_predictions(calc, subset)[0])
+    for entry, member in zip(members, manifest.members, strict=True):
+        entry.n_training_structures = member.n_training_structures
+    metrics = CommitteeMetrics(committee=errors, members=members, config_hash=manifest.config_hash, units=UNITS)
     return {
-        "metrics": write_metrics(metrics, outdir / "metrics.json"),
-        "parity": parity_plot(predictions, outdir / "parity.png", title=f"{manifest.get('backend', 'ace').upper()} committee of {len(manifest['members'])} (baseline {manifest['baseline']['name']})"),
-        "learning_curve": learning_curve_plot(manifest, outdir / "learning_curve.png", metrics),
+        "metrics": metrics.write(outdir / "metrics.json"),
+        "parity": parity_plot(predictions, outdir / "parity.png", title=f"{manifest.backend.upper()} committee of {len(manifest.members)} (baseline {manifest.baseline.name})"),
+        "learning_curve": learning_curve_plot(committee, outdir / "learning_curve.png", metrics),
     }
-
-
-def load_metrics(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())

@@ -21,6 +21,8 @@ from ase.calculators.calculator import Calculator
 
 from mlip_autopipec.config.models import GenerateConfig, SystemConfig
 from mlip_autopipec.data.ids import structure_id
+from mlip_autopipec.data.records import GenerateSummary
+from mlip_autopipec.potentials.surrogate import make_surrogate
 from mlip_autopipec.structures import clusters, perturb
 from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import parse_composition
@@ -40,6 +42,32 @@ class GenerationResult:
     dropped: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     wall_time_s: float = 0.0
+
+    def summary(self, surrogate: str | None) -> GenerateSummary:
+        """The run file ``generated_summary.json``; ``surrogate``: the one that was used, None when none was needed."""
+        return GenerateSummary(
+            structures=len(self.frames),
+            by_origin=self.counts,
+            dropped_min_distance=self.dropped,
+            duplicates=self.duplicates,
+            wall_time_s=round(self.wall_time_s, 2),
+            surrogate=surrogate,
+        )
+
+
+class OnDemandSurrogate:
+    """A ``calculator_factory`` for :func:`generate_structures` that builds the surrogate only when a structure
+    needs it (a prototype to relax, a molecule's normal modes) and remembers which one it built."""
+
+    def __init__(self, name: str, model: str | None = None, log: logging.Logger | None = None) -> None:
+        self._request = (name, model)
+        self._log = log or logger
+        self.used: str | None = None
+
+    def __call__(self) -> Calculator:
+        calculator, self.used = make_surrogate(*self._request)
+        self._log.info("surrogate for relaxations and normal modes: %s", self.used)
+        return calculator
 
 
 def _tag(frames: list[Atoms], origin: str) -> list[Atoms]:

@@ -7,6 +7,8 @@ The Hessian comes from central finite differences of the forces of any ASE calcu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
@@ -26,30 +28,41 @@ def relax_molecule(molecule: Atoms, calculator: Calculator, fmax: float = 0.01, 
     return result
 
 
-def finite_difference_hessian(molecule: Atoms, calculator: Calculator, delta: float = 0.01) -> np.ndarray:
-    """(3N, 3N) Hessian in eV/A^2 by central differences of the forces, symmetrised."""
-    work = molecule.copy()
-    work.calc = calculator
-    n = len(work)
-    hessian = np.zeros((3 * n, 3 * n))
+def finite_difference_hessian(
+    atoms: Atoms, calculator: Calculator | None = None, delta: float = 0.01, indices: Sequence[int] | np.ndarray | None = None
+) -> np.ndarray:
+    """(3M, 3M) Hessian in eV/A^2 over the atoms ``indices`` (all by default) by central differences of the forces, symmetrised.
+
+    The one finite-difference Hessian of the package (normal-mode sampling, kMC prefactors). ``calculator``
+    defaults to ``atoms.calc``; a copy is displaced, so ``atoms`` is left as it was. Constraints are not applied:
+    the Hessian is the potential's, whatever a relaxation would hold fixed.
+    """
+    work = atoms.copy()
+    work.calc = calculator if calculator is not None else atoms.calc
+    indices = np.arange(len(work)) if indices is None else np.asarray(indices, dtype=int)
     reference = work.get_positions()
-    for index in range(3 * n):
-        atom, axis = divmod(index, 3)
+    dof = [(atom, axis) for atom in indices for axis in range(3)]
+    hessian = np.zeros((len(dof), len(dof)))
+    for row, (atom, axis) in enumerate(dof):
         forces = []
-        for sign in (1, -1):
+        for sign in (1.0, -1.0):
             positions = reference.copy()
             positions[atom, axis] += sign * delta
-            work.set_positions(positions)
-            forces.append(work.get_forces().ravel())
-        hessian[index] = -(forces[0] - forces[1]) / (2 * delta)
-    work.set_positions(reference)
-    return (hessian + hessian.T) / 2
+            work.set_positions(positions, apply_constraint=False)
+            forces.append(work.get_forces(apply_constraint=False)[indices].ravel())
+        hessian[row] = -(forces[0] - forces[1]) / (2.0 * delta)
+    return 0.5 * (hessian + hessian.T)
+
+
+def mass_weighted(hessian: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """H_ij / sqrt(m_i m_j) for a Cartesian Hessian and the masses (amu) of its atoms."""
+    weights = np.repeat(masses, 3)
+    return hessian / np.sqrt(np.outer(weights, weights))
 
 
 def normal_modes(molecule: Atoms, hessian: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mode energies hbar*w in eV, mass-weighted eigenvectors as columns) of the vibrations (rigid motions removed)."""
-    masses = np.repeat(molecule.get_masses(), 3)
-    weighted = hessian / np.sqrt(np.outer(masses, masses))
+    weighted = mass_weighted(hessian, molecule.get_masses())
     eigenvalues, vectors = np.linalg.eigh(weighted)
     n_rigid = 5 if _is_linear(molecule) else 6
     n_rigid = min(n_rigid, len(eigenvalues) - 1) if len(molecule) > 1 else len(eigenvalues)

@@ -23,7 +23,7 @@ from pathlib import Path
 from ase.build import bulk
 
 from mlip_autopipec.config import expand_config
-from mlip_autopipec.dft.labeller import INPUT_NAME, pw_input_data
+from mlip_autopipec.dft.espresso.inputs import INPUT_NAME, pw_input_data
 from mlip_autopipec.dft.kpoints import kpoint_mesh
 
 HERE = Path(__file__).parent

@@ -27,7 +27,7 @@ One step from a relaxed minimum (energy E_min):
    dt = -ln(u2) / sum k, with u1, u2 from a stream seeded apart from the search stream.
 Event tables are kept per visited state and reused when the walk returns to a known minimum.
 
-Uncertainty hook: ``uncertainty(atoms) -> bool`` (e.g. ``simulation.uncertainty.uncertainty_hook``) is
+Uncertainty hook: ``uncertainty(atoms) -> bool`` (e.g. ``active_learning.uncertainty.uncertainty_hook``) is
 called with the calculator attached at the starting minimum, at every converged saddle and at every new
 final minimum. True collects a copy (energy, forces, ``info['kmc_kind']`` = 'saddle' / 'minimum', step)
 for labelling; with ``pause_on_uncertain`` the run stops there and says why, otherwise it goes on.
@@ -49,6 +49,8 @@ from ase.constraints import FixAtoms
 from ase.geometry import find_mic
 from ase.mep.dimer import DimerControl, MinModeAtoms, MinModeTranslate
 from ase.optimize import FIRE
+
+from mlip_autopipec.structures.normal_modes import finite_difference_hessian, mass_weighted
 
 UncertaintyCheck = Callable[[Atoms], bool]
 DEFAULT_PREFACTOR = 1e13  # 1/s
@@ -221,21 +223,7 @@ def relax(atoms: Atoms, fmax: float, steps: int) -> bool:
 
 def _hessian(atoms: Atoms, indices: np.ndarray, step: float) -> np.ndarray:
     """Mass-weighted finite-difference Hessian over ``indices`` (central differences of the forces)."""
-    base = atoms.get_positions()
-    dof = [(i, c) for i in indices for c in range(3)]
-    hessian = np.zeros((len(dof), len(dof)))
-    for col, (i, c) in enumerate(dof):
-        forces = []
-        for sign in (1.0, -1.0):
-            shifted = base.copy()
-            shifted[i, c] += sign * step
-            atoms.set_positions(shifted, apply_constraint=False)
-            forces.append(atoms.get_forces(apply_constraint=False)[indices].ravel())
-        hessian[:, col] = -(forces[0] - forces[1]) / (2.0 * step)
-    atoms.set_positions(base, apply_constraint=False)
-    hessian = 0.5 * (hessian + hessian.T)
-    masses = np.repeat(atoms.get_masses()[indices], 3)
-    return hessian / np.sqrt(np.outer(masses, masses))
+    return mass_weighted(finite_difference_hessian(atoms, delta=step, indices=indices), atoms.get_masses()[indices])
 
 
 def vineyard_prefactor(

@@ -21,18 +21,13 @@ before the event are kept and the reason is recorded.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import logging
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import ase.io
 import numpy as np
 from ase import Atoms, units
 from ase.build import make_supercell
@@ -43,7 +38,8 @@ from ase.md.md import MolecularDynamics
 from ase.md.nose_hoover_chain import MTKNPT, MaskedMTKNPT
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
 
-from mlip_autopipec.data.atomic_io import atomic_write
+from mlip_autopipec.data.records import ExploreRun
+from mlip_autopipec.data.trajectories import write_frames
 from mlip_autopipec.structures.filters import min_distance_ratio
 from mlip_autopipec.structures.perturb import supercell_for
 
@@ -123,30 +119,24 @@ class ExploreResult:
     def n_frames(self) -> int:
         return len(self.frames)
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready facts about the run (no frames)."""
-        return {
-            "start_id": self.start_id,
-            "temperature_K": self.temperature_K,
-            "ensemble": self.ensemble,
-            "pressure_gpa": self.pressure_gpa,
-            "n_atoms": self.n_atoms,
-            "n_steps_requested": self.n_steps_requested,
-            "n_steps_done": self.n_steps_done,
-            "sample_every": self.sample_every,
-            "n_frames": self.n_frames,
-            "stopped_early": self.stopped_early,
-            "reason": self.reason,
-            "frames_path": str(self.frames_path) if self.frames_path else None,
-            "wall_time_s": round(self.wall_time_s, 2),
-            "notes": list(self.notes),
-        }
-
-
-def job_seed(seed: int, *parts: object) -> int:
-    """A reproducible 32-bit seed for one job from the run's seed and the job's identity."""
-    text = "|".join([str(int(seed)), *(str(part) for part in parts)])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+    def summary(self) -> ExploreRun:
+        """The trajectory's record in the job summary (no frames)."""
+        return ExploreRun(
+            start_id=self.start_id,
+            temperature_K=self.temperature_K,
+            ensemble=self.ensemble,
+            pressure_gpa=self.pressure_gpa,
+            n_atoms=self.n_atoms,
+            n_steps_requested=self.n_steps_requested,
+            n_steps_done=self.n_steps_done,
+            sample_every=self.sample_every,
+            n_frames=self.n_frames,
+            stopped_early=self.stopped_early,
+            reason=self.reason,
+            frames_path=str(self.frames_path) if self.frames_path else None,
+            wall_time_s=round(self.wall_time_s, 2),
+            notes=list(self.notes),
+        )
 
 
 def default_sample_every(steps: int) -> int:
@@ -175,7 +165,7 @@ def prepare_start(atoms: Atoms, supercell_atoms: int) -> Atoms:
     n_periodic = int(pbc.sum())
     scale = max(1.0, (supercell_atoms / len(clean)) ** (1 / n_periodic))
     mean = float(np.exp(np.mean(np.log(lengths[pbc]))))
-    reps = [max(1, int(round(scale * mean / length))) if periodic else 1 for length, periodic in zip(lengths, pbc)]
+    reps = [max(1, int(round(scale * mean / length))) if periodic else 1 for length, periodic in zip(lengths, pbc, strict=False)]
     return make_supercell(clean, np.diag(reps))
 
 
@@ -229,34 +219,6 @@ def _frame(atoms: Atoms, info: dict[str, Any]) -> Atoms:
     frame.calc = SinglePointCalculator(frame, **results)
     frame.info.update(info)
     return frame
-
-
-def write_frames(path: str | Path, frames: Sequence[Atoms]) -> Path:
-    """Write gzip-compressed extxyz atomically: a temporary file in the same folder, then ``os.replace``.
-
-    A reader never sees half a file: until the rename only a hidden ``.<name>.*.tmp`` exists, and it is
-    removed when writing fails. Zero frames give a valid empty file (read it with :func:`read_frames`).
-    """
-    def write(raw) -> None:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed:
-            with io.TextIOWrapper(compressed, encoding="utf-8") as text:
-                if frames:
-                    ase.io.write(text, list(frames), format="extxyz")
-
-    return atomic_write(path, write, mode="wb")
-
-
-def read_frames(path: str | Path) -> list[Atoms]:
-    """All frames of a file written by :func:`write_frames` ([] for a trajectory stopped at its start)."""
-    path = Path(path)
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == b"\x1f\x8b"  # the gzip magic number, whatever the file's name
-    opener = gzip.open if compressed else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        if not handle.read(1):
-            return []
-        handle.seek(0)
-        return list(ase.io.read(handle, index=":", format="extxyz"))
 
 
 def explore_md(

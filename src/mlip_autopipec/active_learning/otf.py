@@ -17,7 +17,8 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from mlip_autopipec.simulation.explore import Watchdog, initial_velocities, is_molecule, make_dynamics, prepare_start
+from mlip_autopipec.data.records import OtfRun
+from mlip_autopipec.exploration.explore import Watchdog, initial_velocities, is_molecule, make_dynamics, prepare_start
 
 UNCERTAINTY_KEY = "max_force_std"
 
@@ -40,19 +41,20 @@ class OtfResult:
     def uncertain_fraction(self) -> float:
         return self.uncertain_checks / self.checks if self.checks else 1.0
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "temperature_K": self.temperature_K,
-            "ensemble": self.ensemble,
-            "steps_done": self.steps_done,
-            "checks": self.checks,
-            "uncertain_checks": self.uncertain_checks,
-            "uncertain_fraction": self.uncertain_fraction,
-            "collected": len(self.uncertain),
-            "max_uncertainty": self.max_uncertainty,
-            "stopped_reason": self.stopped_reason,
-            "wall_time_s": round(self.wall_time_s, 2),
-        }
+    def summary(self) -> OtfRun:
+        """The run's record in ``simulate/*.json`` (no frames)."""
+        return OtfRun(
+            temperature_K=self.temperature_K,
+            ensemble=self.ensemble,
+            steps_done=self.steps_done,
+            checks=self.checks,
+            uncertain_checks=self.uncertain_checks,
+            uncertain_fraction=self.uncertain_fraction,
+            collected=len(self.uncertain),
+            max_uncertainty=self.max_uncertainty,
+            stopped_reason=self.stopped_reason,
+            wall_time_s=round(self.wall_time_s, 2),
+        )
 
 
 def _snapshot(atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,10 +11,10 @@ import time
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from mlip_autopipec.simulation.explore import prepare_start
-from mlip_autopipec.simulation.kmc import KMCSettings, run_akmc
-from mlip_autopipec.simulation.otf import OtfResult, _collected
-from mlip_autopipec.simulation.uncertainty import committee_results
+from mlip_autopipec.active_learning.kmc import KMCSettings, run_akmc
+from mlip_autopipec.active_learning.otf import OtfResult, _collected
+from mlip_autopipec.active_learning.uncertainty import committee_results
+from mlip_autopipec.exploration.explore import prepare_start
 
 
 def otf_kmc(

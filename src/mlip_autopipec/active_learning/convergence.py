@@ -10,16 +10,27 @@ is reported as such (``warning``): more iterations of the same sampling would no
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from mlip_autopipec.data.records import LoopDecision, OtfRun, StopEvidence
 
-def held_out_force_rmse(metrics: dict[str, Any]) -> float | None:
+
+def held_out_force_rmse(metrics: Mapping[str, Any]) -> float | None:
     """A committee's force RMSE on the run's fixed yardstick (the first iteration's test set, held out in
     every iteration since), else on its own test set; None when there is none."""
     committee = metrics.get("committee", {})
     value = committee.get("test_initial", {}).get("force_rmse", committee.get("test", {}).get("force_rmse"))
     return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+def held_out_history(metrics_files: Iterable[str | Path]) -> list[float | None]:
+    """:func:`held_out_force_rmse` of each committee's ``metrics.json``, oldest first. The one place the loop
+    reads the training stage's metrics file."""
+    return [held_out_force_rmse(json.loads(Path(path).read_text())) for path in metrics_files]
 
 
 def _relative_improvement(history: list[float | None]) -> float | None:
@@ -29,60 +40,59 @@ def _relative_improvement(history: list[float | None]) -> float | None:
 
 
 def decide_status(
-    md_summaries: list[dict[str, Any]],
+    md_summaries: Sequence[OtfRun],
     uncertain_fraction_limit: float,
     test_force_rmse: list[float | None],
     labels_so_far: int,
     dft_budget: int,
     min_improvement: float = 0.05,
     target_force_rmse: float | None = None,
-) -> dict[str, Any]:
-    """``{"status": "converged"|"continue", "reason": ..., "evidence": {...}}`` (and ``warning``) for one iteration."""
-    checks = sum(int(s["checks"]) for s in md_summaries)
-    uncertain = sum(int(s["uncertain_checks"]) for s in md_summaries)
-    steps = sum(int(s["steps_done"]) for s in md_summaries)
+) -> LoopDecision:
+    """Converged or continue for one iteration, the reason in words, the evidence (and a warning when the
+    loop stops learning above the target error)."""
+    checks = sum(int(s.checks) for s in md_summaries)
+    uncertain = sum(int(s.uncertain_checks) for s in md_summaries)
+    steps = sum(int(s.steps_done) for s in md_summaries)
     fraction = uncertain / checks if checks else 1.0
     improvement = _relative_improvement(test_force_rmse)
     latest = test_force_rmse[-1] if test_force_rmse else None
-    evidence = {
-        "md_steps": steps,
-        "checks": checks,
-        "uncertain_checks": uncertain,
-        "uncertain_fraction": fraction,
-        "uncertain_fraction_limit": uncertain_fraction_limit,
-        "test_force_rmse_history": test_force_rmse,
-        "relative_improvement": improvement,
-        "target_force_rmse": target_force_rmse,
-        "labels_so_far": labels_so_far,
-        "dft_budget": dft_budget,
-    }
-    above_target = target_force_rmse is not None and latest is not None and latest > target_force_rmse
-    warning = (
-        {"warning": f"held-out force RMSE {latest:.3g} eV/A is above the target {target_force_rmse:.3g} eV/A"} if above_target else {}
+    evidence = StopEvidence(
+        md_steps=steps,
+        checks=checks,
+        uncertain_checks=uncertain,
+        uncertain_fraction=fraction,
+        uncertain_fraction_limit=uncertain_fraction_limit,
+        test_force_rmse_history=list(test_force_rmse),
+        relative_improvement=improvement,
+        target_force_rmse=target_force_rmse,
+        labels_so_far=labels_so_far,
+        dft_budget=dft_budget,
     )
+    above_target = target_force_rmse is not None and latest is not None and latest > target_force_rmse
+    warning = f"held-out force RMSE {latest:.3g} eV/A is above the target {target_force_rmse:.3g} eV/A" if above_target else None
     sampled = f"{fraction:.1%} uncertain checks over {steps} MD steps"
     if labels_so_far >= dft_budget:
-        return {"status": "converged", "reason": f"DFT budget reached ({labels_so_far} of {dft_budget} labels)", "evidence": evidence, **warning}
+        return LoopDecision(status="converged", reason=f"DFT budget reached ({labels_so_far} of {dft_budget} labels)", evidence=evidence, warning=warning)
     quiet = fraction < uncertain_fraction_limit
     if quiet and improvement is not None and improvement < min_improvement:
-        return {
-            "status": "converged",
-            "reason": f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force error "
+        return LoopDecision(
+            status="converged",
+            reason=f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force error "
             + (f"improved by only {improvement:.1%} (< {min_improvement:.0%})" if improvement >= 0 else f"did not improve ({-improvement:.1%} worse)"),
-            "evidence": evidence,
-            **warning,
-        }
+            evidence=evidence,
+            warning=warning,
+        )
     if quiet and target_force_rmse is not None and latest is not None and latest <= target_force_rmse:
-        return {
-            "status": "converged",
-            "reason": f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force RMSE {latest:.3g} eV/A meets the target "
+        return LoopDecision(
+            status="converged",
+            reason=f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force RMSE {latest:.3g} eV/A meets the target "
             f"{target_force_rmse:.3g} eV/A",
-            "evidence": evidence,
-        }
+            evidence=evidence,
+        )
     if improvement is not None:
         why = ""
     elif len(test_force_rmse) < 2:
         why = "; one committee so far, so no evidence yet that the error stopped improving"
     else:
         why = "; no held-out error to compare the last two committees on"
-    return {"status": "continue", "reason": f"{sampled}{why}", "evidence": evidence, **warning}
+    return LoopDecision(status="continue", reason=f"{sampled}{why}", evidence=evidence, warning=warning)

@@ -6,7 +6,8 @@ it does on its own training data, then sends a *diverse* subset of them to DFT.
 - The threshold is a high percentile of the committee's spread (``max_force_std`` per structure) on
   the structures it was trained on, never a fixed number: what counts as "large" depends on the system,
   the model size and the data. :class:`Threshold` keeps the value together with how it was obtained
-  (``reason``) so the status file can say why a structure was flagged.
+  (``reason``) so the status file can say why a structure was flagged; it is the run file
+  ``threshold.json`` (``data.records.Threshold``), re-exported here.
 - :func:`is_uncertain` reads the committee calculator's results (the contract of
   ``potentials/committee.py``: ``max_force_std``, optionally ``energy_std_per_atom``).
 - :func:`remove_near_duplicates` removes structures whose descriptors are closer than a distance,
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from ase import Atoms
 
+from mlip_autopipec.data.records import Threshold
 from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
 from mlip_autopipec.potentials.dataset import structure_key
 from mlip_autopipec.structures.clusters import is_scan
@@ -33,20 +34,6 @@ ENERGY_KEY = "energy_std_per_atom"
 UNCERTAINTY_KEY = "uncertainty"  # atoms.info key read by remove_near_duplicates and written by collectors
 MIN_SAMPLES = 10
 """Fewer training values than this never give a percentile: the sample maximum is used instead."""
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """An uncertainty threshold (eV/A for forces) and how it was obtained, for the status file."""
-
-    value: float
-    percentile: float
-    n: int
-    """Number of finite training values the threshold was computed from."""
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def samples_needed(percentile: float, min_samples: int = MIN_SAMPLES) -> int:

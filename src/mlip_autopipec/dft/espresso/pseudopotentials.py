@@ -1,4 +1,7 @@
-"""Choose one consistent pseudopotential family per run, with a file, checksum and cutoffs per element.
+"""Choose one consistent UPF pseudopotential family per run, with a file, checksum and cutoffs per element.
+
+Quantum ESPRESSO's side of the DFT parameters: the expander calls ``resolve_family`` to fill
+``dft.pseudopotentials``, ``dft.pseudo_md5`` (both enter the DFT hash) and the default cutoffs.
 
 Order of preference: a folder the user gives (an SSSP download with its JSON of cutoffs, or any
 folder of UPF files), then the families that install offline: the norm-conserving ONCVPSP sets of

@@ -1,4 +1,4 @@
-"""The recovery ladder: what to change when a pw.x attempt fails, one bounded rung at a time.
+"""The pw.x recovery ladder: what to change when an attempt fails, one bounded rung at a time.
 
 Modelled on the error handlers of aiida-quantumespresso's PwBaseWorkChain: an unconverged SCF
 first gets gentler mixing and more steps from the last charge density, then local-TF mixing and
@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlip_autopipec.dft.pw_output import CRASHED, MISSING_FORCES, MISSING_STRESS, SCF_NOT_CONVERGED, TRUNCATED, WALLTIME_EXCEEDED
+from mlip_autopipec.dft.engine import (
+    CRASHED,
+    MISSING_FORCES,
+    MISSING_STRESS,
+    SCF_NOT_CONVERGED,
+    TRUNCATED,
+    WALLTIME_EXCEEDED,
+    RunOutcome,
+)
 
 _DIAGONALISATION_ERRORS = ("cdiaghg", "rdiaghg", "pcdiaghg", "cegterg", "regterg", "cholesky", "S matrix", "eigenvalues not converged", "c_bands")
 # Error stops from routines where gentler numerics can help; any other error stop (overlapping atoms,
@@ -35,15 +43,16 @@ LADDER: tuple[Rung, ...] = (
 )
 
 
-def next_rung(current: int, status: str, reason: str) -> int | None:
+def next_rung(current: int, outcome: RunOutcome) -> int | None:
     """Index of the rung for the next attempt, or None when retrying cannot help."""
+    status = outcome.status
     if status in (MISSING_FORCES, MISSING_STRESS):
         return None  # a setup bug, not a numerical failure: retrying gives the same output
-    if status == CRASHED and any(key.lower() in reason.lower() for key in _DIAGONALISATION_ERRORS):
+    # The keywords name diagonalisation routines and the words of their messages; the reason holds both.
+    if status == CRASHED and any(key.lower() in outcome.reason.lower() for key in _DIAGONALISATION_ERRORS):
         return len(LADDER) - 1 if current < len(LADDER) - 1 else None
-    if status == CRASHED and reason.startswith("pw.x error in routine"):
-        routine = reason.split()[4] if len(reason.split()) > 4 else ""
-        if not any(routine.startswith(name) for name in _NUMERICAL_ROUTINES):
+    if status == CRASHED and outcome.failing_routine is not None:
+        if not any(outcome.failing_routine.startswith(name) for name in _NUMERICAL_ROUTINES):
             return None
     if status in (WALLTIME_EXCEEDED, TRUNCATED):
         return current  # same parameters, continue from the saved charge density

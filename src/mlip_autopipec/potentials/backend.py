@@ -1,0 +1,152 @@
+"""What every training backend provides, the registry of backends, and the settings the whole committee shares.
+
+Why a protocol: the committee (split, reference energies, bootstrap resamples, member seeds, manifest)
+is the same for every trainer, so a backend only says how it chooses its settings, trains one member,
+describes that member in the manifest, loads it, views a structure and reads its training curve.
+Adding a backend is one module with one object that satisfies ``TrainingBackend``, added to ``BACKENDS``.
+
+Import note: ``data.records`` embeds the settings models of this module and of the backends, so the
+backend modules import ``data.records`` inside their functions, never at module level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import BaseCalculator, Calculator
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from mlip_autopipec.config.models import TrainConfig
+    from mlip_autopipec.data.records import CommitteePlan, MemberEntry, MemberRecord
+
+BackendName = Literal["ace", "mace"]
+
+
+class CommitteeSettings(BaseModel):
+    """Choices shared by every backend: which structures are held out and how members resample the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    test_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="Fraction of distinct structures held out of training (dimensionless).")
+    seed: int = Field(default=42, ge=0, description="Seed of the split, the bootstrap resamples and (offset per member) the trainers.")
+    bootstrap: bool = Field(default=True, description="Each committee member trains on its own bootstrap resample of the training set.")
+
+
+def choose_committee_settings(n_structures: int, seed: int = 42) -> tuple[CommitteeSettings, dict[str, str]]:
+    """Test fraction by data size: 0.2 below 50 structures (enough held out to mean something), 0.1 below 500, 0.05 above."""
+    test_fraction = 0.2 if n_structures < 50 else 0.1 if n_structures < 500 else 0.05
+    why = {"test_fraction": f"{test_fraction} of {n_structures} structures held out, stratified by origin"}
+    return CommitteeSettings(test_fraction=test_fraction, seed=seed), why
+
+
+def member_seed(settings: CommitteeSettings, member: int) -> int:
+    """Each member's trainer seed (pacemaker or mace): distinct and reproducible."""
+    return int(settings.seed) + 1000 * (member + 1)
+
+
+def member_weights(settings: CommitteeSettings, n_train: int, member: int) -> np.ndarray:
+    """How often member ``member`` draws each training structure: its bootstrap resample, or all once."""
+    from mlip_autopipec.potentials.dataset import bootstrap_counts
+
+    return bootstrap_counts(n_train, settings.seed, member) if settings.bootstrap else np.ones(n_train, dtype=int)
+
+
+@dataclass(frozen=True)
+class MemberJob:
+    """One member's training inputs, built the same way for every backend (shared split, resample, seed)."""
+
+    plan: CommitteePlan
+    train: list[Atoms]
+    workdir: Path
+    weights: np.ndarray
+    seed: int
+    baseline: BaseCalculator | None
+    timeout_s: float | None = None
+    active_set: bool = True
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One member's errors on its delta targets during training, as its trainer logged them."""
+
+    step: np.ndarray
+    force_rmse: np.ndarray  # eV/A per component
+    energy_rmse_per_atom: np.ndarray  # eV/atom
+
+
+@dataclass(frozen=True)
+class CurveLabels:
+    """How a backend's training curves are drawn: x axis, which error (train/validation), title."""
+
+    xlabel: str
+    which: str
+    title: str
+
+
+class TrainingBackend(Protocol):
+    """The backend-specific steps of a committee; everything else is shared (see ``committee_plan``)."""
+
+    name: BackendName
+    curve_labels: CurveLabels
+
+    def choose_settings(
+        self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]
+    ) -> tuple[BaseModel, dict[str, str]]:
+        """The backend's settings for this data (``n_structures`` labelled, ``n_train`` after the split) and why."""
+        ...
+
+    def train(self, job: MemberJob) -> MemberRecord:
+        """Fit one member in ``job.workdir``; it leaves ``member.json`` there."""
+        ...
+
+    def read_member(self, path: Path) -> MemberRecord:
+        """A member's ``member.json`` back as the backend's record."""
+        ...
+
+    def entry(self, record: MemberRecord, root: Path, common: dict[str, object]) -> MemberEntry:
+        """The member's manifest entry (paths relative to the committee folder ``root``; ``common``: shared fields)."""
+        ...
+
+    def load(self, root: Path, member: MemberEntry, extrapolation_grade: bool) -> Calculator:
+        """The bare model calculator of a manifest entry."""
+        ...
+
+    def view(self, atoms: Atoms) -> Atoms:
+        """The structure as the model evaluates it."""
+        ...
+
+    def cutoff(self, settings: BaseModel) -> float:
+        """How far (A) an atom's force depends on its neighbours under these settings."""
+        ...
+
+    def curve(self, root: Path, member: MemberEntry) -> Curve | None:
+        """The member's training curve, if its trainer wrote one."""
+        ...
+
+
+def relative_path(path: Path | None, root: Path) -> str | None:
+    """``path`` relative to the committee folder, so a copied committee folder still works."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def get_backend(name: str) -> TrainingBackend:
+    """The backend by name (``plan.backend``)."""
+    from mlip_autopipec.potentials.ace import ACE
+    from mlip_autopipec.potentials.mace_backend import MACE
+
+    backends: dict[str, TrainingBackend] = {"ace": ACE, "mace": MACE}
+    if name not in backends:
+        raise ValueError(f"unknown training backend {name!r}; use one of {', '.join(backends)}")
+    return backends[name]

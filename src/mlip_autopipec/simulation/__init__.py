@@ -1,1 +1,0 @@
-"""Molecular dynamics with the surrogate potential (exploration of configuration space)."""
