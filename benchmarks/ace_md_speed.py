@@ -71,9 +71,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ace_bench_") as tmp:
         workdir = args.workdir or Path(tmp) / "committee"
         manifest_path, train_s, settings = train_one_member(workdir)
-        print(f"training one pacemaker member: {train_s:.1f} s "
-              f"({settings['number_of_functions_per_element']} functions, {settings['maxiter']} BFGS steps, "
-              f"fixture {FIXTURE.name})", flush=True)
+        print(
+            f"training one pacemaker member: {train_s:.1f} s "
+            f"({settings['number_of_functions_per_element']} functions, {settings['maxiter']} BFGS steps, "
+            f"fixture {FIXTURE.name})",
+            flush=True,
+        )
 
         from pyace import PyACECalculator
 
@@ -87,12 +90,17 @@ def main() -> None:
         member = AceMemberRecord.read(manifest_path / "member_00" / "member.json")
         print(f"  pacemaker wall time in member.json: {member.wall_time_s:.1f} s", flush=True)
         # what committee.member_calculator builds for member 0
-        ace = DeltaCalculator(make_plan_baseline(plan), PyACECalculator(str(member.potential_yace)), plan.reference_energies, view=ace_view)
+        ace = DeltaCalculator(
+            make_plan_baseline(plan), PyACECalculator(str(member.potential_yace)), plan.reference_energies, view=ace_view
+        )
         # 200 ACE steps take well under a second, so one run is at the mercy of the scheduler: median of 5.
         runs = [md_speed(ace, args.steps) for _ in range(5)]
         ace_rate, ace_s = sorted(runs)[len(runs) // 2]
-        print(f"ACE (+ZBL baseline, .yace): {ace_rate:10.1f} atom-steps/s  ({args.steps} NVT steps, 64 atoms, {ace_s:.2f} s; "
-              f"median of 5 runs: {', '.join(f'{r:.0f}' for r, _ in runs)})", flush=True)
+        print(
+            f"ACE (+ZBL baseline, .yace): {ace_rate:10.1f} atom-steps/s  ({args.steps} NVT steps, 64 atoms, {ace_s:.2f} s; "
+            f"median of 5 runs: {', '.join(f'{r:.0f}' for r, _ in runs)})",
+            flush=True,
+        )
 
         import torch
 
@@ -103,7 +111,10 @@ def main() -> None:
         for threads in sorted({1, default_threads}):
             torch.set_num_threads(threads)
             probes[threads] = md_speed(surrogate, args.probe_steps, warmup=2)[0]
-            print(f"  {name} probe, {threads} torch thread(s): {probes[threads]:.1f} atom-steps/s ({args.probe_steps} steps)", flush=True)
+            print(
+                f"  {name} probe, {threads} torch thread(s): {probes[threads]:.1f} atom-steps/s ({args.probe_steps} steps)",
+                flush=True,
+            )
         best = max(probes, key=probes.get)
         torch.set_num_threads(best)
         chg_rate, chg_s = md_speed(surrogate, args.steps)
@@ -112,7 +123,9 @@ def main() -> None:
         ratio = ace_rate / chg_rate
         print(f"ratio ACE/{name}: {ratio:.1f}x (goal >= 50x: {'met' if ratio >= 50 else 'NOT met'})")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"machine: {os.cpu_count()} cores (load average {load:.1f} at the end), ACE single-threaded, python {sys.version.split()[0]}")
+        print(
+            f"machine: {os.cpu_count()} cores (load average {load:.1f} at the end), ACE single-threaded, python {sys.version.split()[0]}"
+        )
 
 
 if __name__ == "__main__":

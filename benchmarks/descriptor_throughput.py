@@ -40,8 +40,9 @@ def si_frames(count: int, seed: int = 2024) -> list[Atoms]:
 
 def fept_frames(count: int, seed: int = 4048) -> list[Atoms]:
     """Rattled 64-atom L1_0 FePt (a 3.85, c 3.71 A) with 4 random Fe/Pt antisite swaps per frame."""
-    cell = Atoms("Fe2Pt2", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
-                 cell=[3.85, 3.85, 3.71], pbc=True)
+    cell = Atoms(
+        "Fe2Pt2", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)], cell=[3.85, 3.85, 3.71], pbc=True
+    )
     base = cell * (2, 2, 4)
     rng = np.random.default_rng(seed)
     frames = []
@@ -91,10 +92,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs each; the fastest is reported")
     parser.add_argument("--average", default="outer", choices=["outer", "inner", "off"], help="dscribe averaging")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs visible, numba threads {numba.get_num_threads()}, dscribe n_jobs=2; "
-          f"r_cut {R_CUT} A, n_max {N_MAX}, l_max {L_MAX}")
-    print("timings exclude warm-up (Numba compile/cache load on 1 frame; dscribe worker start on 2 frames); "
-          f"best of {args.repeats} runs each")
+    print(
+        f"{os.cpu_count()} CPUs visible, numba threads {numba.get_num_threads()}, dscribe n_jobs=2; "
+        f"r_cut {R_CUT} A, n_max {N_MAX}, l_max {L_MAX}"
+    )
+    print(
+        "timings exclude warm-up (Numba compile/cache load on 1 frame; dscribe worker start on 2 frames); "
+        f"best of {args.repeats} runs each"
+    )
     systems = (("Si", ("Si",), si_frames(args.frames)), ("FePt", ("Fe", "Pt"), fept_frames(args.frames)))
     for name, species, frames in systems:
         ours, n_ours = time_ours(frames, species, args.repeats)
@@ -102,8 +107,7 @@ def main() -> None:
         n = len(frames)
         print(f"{name}: {n} frames x {len(frames[0])} atoms")
         print(f"  ours    (per-species mean, {n_ours:5d} features): {ours:8.3f} s  {n / ours:9.1f} frames/s")
-        print(f"  dscribe (SOAP average={args.average}, {n_theirs:5d} features): {theirs:8.3f} s  "
-              f"{n / theirs:9.1f} frames/s")
+        print(f"  dscribe (SOAP average={args.average}, {n_theirs:5d} features): {theirs:8.3f} s  {n / theirs:9.1f} frames/s")
         print(f"  ratio ours/dscribe (frames/s): {theirs / ours:.1f}x")
 
 

@@ -80,11 +80,11 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
+from mlip_autopipec.data.seeds import job_seed
+from mlip_autopipec.data.trajectories import read_frames, write_frames
 from mlip_autopipec.descriptors import DescriptorSpec, per_atom_descriptors, structure_descriptors
 from mlip_autopipec.sampling.direct import direct_select
 from mlip_autopipec.sampling.structures import SELECTION_SPEC
-from mlip_autopipec.data.seeds import job_seed
-from mlip_autopipec.data.trajectories import read_frames, write_frames
 from mlip_autopipec.structures.perturb import random_strain
 
 LATTICE = 5.43  # Angstrom, diamond Si
@@ -96,7 +96,7 @@ MODEL_SPEC = DescriptorSpec(species=("Si",), r_cut=5.0, n_max=6, l_max=4)
 FD_STEP = 1e-3  # Angstrom, central finite differences of the descriptor
 QUADRATIC_PCS = 20  # principal components of p_i whose products the quadratic model adds
 ENERGY_WEIGHT = 10.0  # one energy-per-atom row counts as this many force components
-RIDGES = tuple(10.0 ** k for k in range(-9, 0))  # ridge grid (x number of training rows), scaled columns
+RIDGES = tuple(10.0**k for k in range(-9, 0))  # ridge grid (x number of training rows), scaled columns
 CV_FOLDS = 5
 MODELS = ("linear", "quadratic")
 CACHE_VERSION = "v1"
@@ -118,10 +118,18 @@ class Condition:
 
 
 CONDITIONS = (
-    Condition("nvt", 300), Condition("nvt", 600), Condition("nvt", 1000), Condition("nvt", 1500),
+    Condition("nvt", 300),
+    Condition("nvt", 600),
+    Condition("nvt", 1000),
+    Condition("nvt", 1500),
     Condition("nvt", 2000),
-    Condition("npt", 300), Condition("npt", 1000), Condition("npt", 1500), Condition("npt", 1000, 5.0),
-    Condition("nvt", 300, strained=True), Condition("nvt", 900, strained=True), Condition("nvt", 1500, strained=True),
+    Condition("npt", 300),
+    Condition("npt", 1000),
+    Condition("npt", 1500),
+    Condition("npt", 1000, 5.0),
+    Condition("nvt", 300, strained=True),
+    Condition("nvt", 900, strained=True),
+    Condition("nvt", 1500, strained=True),
 )
 
 
@@ -161,8 +169,9 @@ class Surrogate:
         return self._calc
 
 
-def trajectory(surrogate: Surrogate, which: str, index: int, condition: Condition, n_frames: int, every: int,
-               seed: int, cache: Path) -> list[Atoms]:
+def trajectory(
+    surrogate: Surrogate, which: str, index: int, condition: Condition, n_frames: int, every: int, seed: int, cache: Path
+) -> list[Atoms]:
     """Frames of one cached trajectory; runs the MD when its file is not there yet."""
     rng_seed = job_seed(seed, which, index)
     key = f"{CACHE_VERSION}|{which}|{index}|{condition}|{n_frames}|{every}|{rng_seed}|{TIMESTEP_FS}|{STRAIN}"
@@ -177,10 +186,19 @@ def trajectory(surrogate: Surrogate, which: str, index: int, condition: Conditio
         start = random_strain(start, np.random.default_rng(rng_seed), STRAIN, STRAIN)
     began = time.perf_counter()
     result = explore_md(
-        start, surrogate.get(), temperature_K=condition.temperature_K, ensemble=condition.ensemble,
-        steps=n_frames * every, timestep_fs=TIMESTEP_FS, sample_every=every, supercell_atoms=len(start),
-        pressure_gpa=condition.pressure_gpa, seed=rng_seed, start_id=f"{which}-{index}",
-        tdamp_steps=50.0, pdamp_steps=200.0,
+        start,
+        surrogate.get(),
+        temperature_K=condition.temperature_K,
+        ensemble=condition.ensemble,
+        steps=n_frames * every,
+        timestep_fs=TIMESTEP_FS,
+        sample_every=every,
+        supercell_atoms=len(start),
+        pressure_gpa=condition.pressure_gpa,
+        seed=rng_seed,
+        start_id=f"{which}-{index}",
+        tdamp_steps=50.0,
+        pdamp_steps=200.0,
     )
     write_frames(path, result.frames)
     note = f" (stopped early: {result.reason})" if result.stopped_early else ""
@@ -189,8 +207,7 @@ def trajectory(surrogate: Surrogate, which: str, index: int, condition: Conditio
     return result.frames
 
 
-def frame_set(surrogate: Surrogate, which: str, total: int, every: int, seed: int,
-              cache: Path) -> tuple[list[Atoms], np.ndarray]:
+def frame_set(surrogate: Surrogate, which: str, total: int, every: int, seed: int, cache: Path) -> tuple[list[Atoms], np.ndarray]:
     """All frames of one set (pool or test) and the condition index of each."""
     per_trajectory = max(1, math.ceil(total / len(CONDITIONS)))
     frames: list[Atoms] = []
@@ -240,7 +257,8 @@ def atom_data(frames: list[Atoms], spec: DescriptorSpec, h: float = FD_STEP) -> 
                 moved.positions[k, axis] += h
                 derivatives[f, 3 * k + axis] = (plus - minus) / (2 * h)
     return AtomData(
-        descriptors, derivatives,
+        descriptors,
+        derivatives,
         energies=np.array([atoms.get_potential_energy() for atoms in frames]),
         forces=np.array([np.asarray(atoms.get_forces()).reshape(-1) for atoms in frames]),
     )
@@ -258,10 +276,11 @@ def cached_atom_data(frames: list[Atoms], which: str, cache: Path) -> AtomData:
             return AtomData(data["descriptors"], data["derivatives"], data["energies"], data["forces"])
     began = time.perf_counter()
     data = atom_data(frames, MODEL_SPEC)
-    log(f"  per-atom descriptors + finite-difference derivatives of {len(frames)} {which} frames: "
-        f"{time.perf_counter() - began:.1f} s")
-    np.savez(path, descriptors=data.descriptors, derivatives=data.derivatives, energies=data.energies,
-             forces=data.forces)
+    log(
+        f"  per-atom descriptors + finite-difference derivatives of {len(frames)} {which} frames: "
+        f"{time.perf_counter() - began:.1f} s"
+    )
+    np.savez(path, descriptors=data.descriptors, derivatives=data.derivatives, energies=data.energies, forces=data.forces)
     return data
 
 
@@ -381,15 +400,21 @@ def interpolate_crossing(sizes: list[int], curve: list[float], target: float) ->
     """Smallest N (log-log interpolation) where the curve first falls to ``target``; None if it never does."""
     if curve[0] <= target:
         return float(sizes[0])
-    for (n0, e0), (n1, e1) in zip(zip(sizes, curve), zip(sizes[1:], curve[1:])):
+    for (n0, e0), (n1, e1) in zip(zip(sizes, curve, strict=False), zip(sizes[1:], curve[1:], strict=False), strict=False):
         if e1 <= target:
             t = (math.log(target) - math.log(e0)) / (math.log(e1) - math.log(e0))
             return float(math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0))))
     return None
 
 
-def run_model(name: str, pool_data: AtomData, test_data: AtomData, selections: dict[str, dict[int, list[np.ndarray]]],
-              args: argparse.Namespace, grid: list[int]) -> dict:
+def run_model(
+    name: str,
+    pool_data: AtomData,
+    test_data: AtomData,
+    selections: dict[str, dict[int, list[np.ndarray]]],
+    args: argparse.Namespace,
+    grid: list[int],
+) -> dict:
     began = time.perf_counter()
     features = FeatureMap(name, pool_data)
     pool, test = features(pool_data), features(test_data)
@@ -410,8 +435,10 @@ def run_model(name: str, pool_data: AtomData, test_data: AtomData, selections: d
 
     largest = max(args.sizes)
     print(f"=== model '{name}': {pool.sums.shape[1]} weights + e0; ridge by {CV_FOLDS}-fold CV per training set ===")
-    print(f"fitted on the whole pool ({len(pool.energies)} frames): force RMSE {full[0]:.4f} eV/A, "
-          f"energy RMSE {full[1]:.2f} meV/atom (ridge {whole.ridge:g})")
+    print(
+        f"fitted on the whole pool ({len(pool.energies)} frames): force RMSE {full[0]:.4f} eV/A, "
+        f"energy RMSE {full[1]:.2f} meV/atom (ridge {whole.ridge:g})"
+    )
     print("    N | held-out force RMSE (eV/A)              | held-out energy RMSE (meV/atom)")
     print("      | DIRECT           random           D/R   | DIRECT           random")
     for n in args.sizes:
@@ -419,29 +446,40 @@ def run_model(name: str, pool_data: AtomData, test_data: AtomData, selections: d
         fr, frs = stats("random", n, 0)
         ed, eds = stats("direct", n, 1)
         er, ers = stats("random", n, 1)
-        print(f"  {n:3d} | {fd:.4f} +- {fds:.4f}  {fr:.4f} +- {frs:.4f}  {fd / fr:5.3f} | "
-              f"{ed:6.2f} +- {eds:5.2f}  {er:6.2f} +- {ers:5.2f}")
+        print(
+            f"  {n:3d} | {fd:.4f} +- {fds:.4f}  {fr:.4f} +- {frs:.4f}  {fd / fr:5.3f} | "
+            f"{ed:6.2f} +- {eds:5.2f}  {er:6.2f} +- {ers:5.2f}"
+        )
     print("finer curves, mean force RMSE (eV/A) [median CV ridge]:")
     for n in grid:
-        print(f"  N={n:3d}  DIRECT {stats('direct', n, 0)[0]:.4f} [{np.median(ridges['direct'][n]):.0e}]   "
-              f"random {stats('random', n, 0)[0]:.4f} [{np.median(ridges['random'][n]):.0e}]")
+        print(
+            f"  N={n:3d}  DIRECT {stats('direct', n, 0)[0]:.4f} [{np.median(ridges['direct'][n]):.0e}]   "
+            f"random {stats('random', n, 0)[0]:.4f} [{np.median(ridges['random'][n]):.0e}]"
+        )
     target = stats("random", largest, 0)[0]
     crossing = interpolate_crossing(grid, [stats("direct", n, 0)[0] for n in grid], target)
     if crossing is None:
         verdict = None
-        print(f"RESULT ({name}): DIRECT never reaches random's force RMSE at N = {largest} ({target:.4f} eV/A) "
-              f"with up to {grid[-1]} frames: goal (ratio <= 0.50) not met")
+        print(
+            f"RESULT ({name}): DIRECT never reaches random's force RMSE at N = {largest} ({target:.4f} eV/A) "
+            f"with up to {grid[-1]} frames: goal (ratio <= 0.50) not met"
+        )
     else:
         ratio = crossing / largest
         how = "at or below the smallest size tried" if crossing == grid[0] else "log-log interpolated"
         verdict = ratio <= 0.5
-        print(f"RESULT ({name}): DIRECT reaches random's force RMSE at N = {largest} ({target:.4f} eV/A) with "
-              f"N = {crossing:.1f} frames ({how}): ratio {ratio:.2f} "
-              f"(goal <= 0.50: {'met' if verdict else 'not met'})")
+        print(
+            f"RESULT ({name}): DIRECT reaches random's force RMSE at N = {largest} ({target:.4f} eV/A) with "
+            f"N = {crossing:.1f} frames ({how}): ratio {ratio:.2f} "
+            f"(goal <= 0.50: {'met' if verdict else 'not met'})"
+        )
     print(f"({time.perf_counter() - began:.0f} s)")
     print()
     return {
-        "weights": int(pool.sums.shape[1]), "full_pool": full, "crossing": crossing, "goal_met": verdict,
+        "weights": int(pool.sums.shape[1]),
+        "full_pool": full,
+        "crossing": crossing,
+        "goal_met": verdict,
         "results": {m: {str(n): v for n, v in r.items()} for m, r in results.items()},
         "ridges": {m: {str(n): v for n, v in r.items()} for m, r in ridges.items()},
     }
@@ -451,8 +489,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0..seeds-1) to average over")
     parser.add_argument("--sizes", type=int_list, default=[25, 50, 100], help="training-set sizes for the table")
-    parser.add_argument("--grid", type=int_list, default=[10, 15, 20, 25, 30, 40, 50, 70, 100],
-                        help="sizes of the finer curves used for the crossing (the --sizes are added)")
+    parser.add_argument(
+        "--grid",
+        type=int_list,
+        default=[10, 15, 20, 25, 30, 40, 50, 70, 100],
+        help="sizes of the finer curves used for the crossing (the --sizes are added)",
+    )
     parser.add_argument("--pool", type=int, default=720, help="pool frames (split evenly over the 12 conditions)")
     parser.add_argument("--test", type=int, default=180, help="held-out frames (split evenly over the 12 conditions)")
     parser.add_argument("--models", type=model_list, default=list(MODELS), help="linear, quadratic or both")
@@ -482,22 +524,28 @@ def main() -> None:
     selections: dict[str, dict[int, list[np.ndarray]]] = {"direct": {}, "random": {}}
     for n in grid:
         selections["direct"][n] = [np.asarray(direct_select(selection_features, n, seed=s).indices) for s in seeds]
-        selections["random"][n] = [np.sort(np.random.default_rng(s).choice(len(pool), size=n, replace=False))
-                                   for s in seeds]
+        selections["random"][n] = [np.sort(np.random.default_rng(s).choice(len(pool), size=n, replace=False)) for s in seeds]
 
     forces = test_data.forces
     print("DIRECT vs random training frames for a small force-fitted model (benchmarks/direct_data_efficiency.py)")
-    print(f"pool {len(pool)} / held-out {len(test)} frames of 8-atom Si from separate CHGNet MD runs, "
-          f"{len(CONDITIONS)} conditions (NVT/NPT 300-2000 K, 0/5 GPa, strained cells); seeds {seeds}")
+    print(
+        f"pool {len(pool)} / held-out {len(test)} frames of 8-atom Si from separate CHGNet MD runs, "
+        f"{len(CONDITIONS)} conditions (NVT/NPT 300-2000 K, 0/5 GPa, strained cells); seeds {seeds}"
+    )
     print(f"held-out force RMS (error of predicting zero forces): {np.sqrt(np.mean(forces**2)):.3f} eV/A")
     distinct = len({tuple(rows) for rows in selections["direct"][largest]})
-    print(f"training frames per MD condition at N = {largest}, mean over seeds "
-          f"({distinct} distinct DIRECT selection(s) over the {len(seeds)} seeds):")
+    print(
+        f"training frames per MD condition at N = {largest}, mean over seeds "
+        f"({distinct} distinct DIRECT selection(s) over the {len(seeds)} seeds):"
+    )
     for index, condition in enumerate(CONDITIONS):
-        counts = {m: np.mean([np.sum(pool_conditions[rows] == index) for rows in selections[m][largest]])
-                  for m in ("direct", "random")}
-        print(f"  {condition.label:28s} DIRECT {counts['direct']:5.1f}   random {counts['random']:5.1f}   "
-              f"(pool {np.sum(pool_conditions == index)}, held-out {np.sum(test_conditions == index)})")
+        counts = {
+            m: np.mean([np.sum(pool_conditions[rows] == index) for rows in selections[m][largest]]) for m in ("direct", "random")
+        }
+        print(
+            f"  {condition.label:28s} DIRECT {counts['direct']:5.1f}   random {counts['random']:5.1f}   "
+            f"(pool {np.sum(pool_conditions == index)}, held-out {np.sum(test_conditions == index)})"
+        )
     print()
     report = {"pool": len(pool), "test": len(test), "seeds": seeds, "sizes": args.sizes, "grid": grid, "models": {}}
     for name in args.models:

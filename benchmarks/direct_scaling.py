@@ -51,8 +51,9 @@ STAGES = [
 class MixtureDescriptorSource:
     """Seeded low-rank mixture model of per-structure descriptors, regenerated chunk by chunk."""
 
-    def __init__(self, n_frames: int, n_features: int = 252, rank: int = 10, n_phases: int = 12,
-                 chunk_size: int = 50_000, seed: int = 0) -> None:
+    def __init__(
+        self, n_frames: int, n_features: int = 252, rank: int = 10, n_phases: int = 12, chunk_size: int = 50_000, seed: int = 0
+    ) -> None:
         rng = np.random.default_rng(seed)
         self.n_frames, self.chunk_size, self.seed = n_frames, chunk_size, seed
         self.scales = 3.0 * 0.6 ** np.arange(rank)
@@ -71,8 +72,7 @@ class MixtureDescriptorSource:
         rng = np.random.default_rng([self.seed, number])
         phase = rng.choice(len(self.populations), size=size, p=self.populations)
         amplitude = np.sqrt(rng.gamma(4.0, 0.25, size))[:, None]
-        latent = self.phase_means[phase] + self.phase_spread[phase] * amplitude * rng.standard_normal(
-            (size, len(self.scales)))
+        latent = self.phase_means[phase] + self.phase_spread[phase] * amplitude * rng.standard_normal((size, len(self.scales)))
         linear = (latent * self.scales) @ self.loadings + self.offset
         features = np.logaddexp(0.0, linear).astype(np.float32)  # softplus: positive like power spectra
         features += 0.01 * rng.standard_normal(features.shape, dtype=np.float32)
@@ -120,28 +120,64 @@ def worker(args: argparse.Namespace) -> None:
         source = mixture
         source_seconds = lambda: mixture.seconds  # noqa: E731
     start = time.perf_counter()
-    result = direct_select_stream(source, args.n_select, k_per_cluster=args.k, strategy=args.strategy, seed=args.seed,
-                                  pca_solver=args.pca_solver)
+    result = direct_select_stream(
+        source, args.n_select, k_per_cluster=args.k, strategy=args.strategy, seed=args.seed, pca_solver=args.pca_solver
+    )
     wall = time.perf_counter() - start
     picks = np.random.default_rng(args.seed).choice(n_frames, size=result.n_selected, replace=False)
     baseline = result.coverage_of(picks)
-    print(json.dumps({
-        "n": n_frames, "mode": args.mode, "solver": args.pca_solver, "wall": wall, "timings": result.timings,
-        "source": source_seconds(), "descriptor_seconds": descriptor_seconds, "passes": result.source_passes,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "n_components": result.n_components, "n_clusters": result.n_clusters,
-        "n_subclusters": result.n_subclusters, "threshold": result.birch_threshold,
-        "n_selected": result.n_selected, "coverage": result.coverage, "coverage_bins": result.coverage_bins,
-        "mean_distance": result.mean_nearest_distance, "random_coverage": baseline.coverage,
-        "random_mean_distance": baseline.mean_nearest_distance, "exact": result.distances_exact,
-    }))
+    print(
+        json.dumps(
+            {
+                "n": n_frames,
+                "mode": args.mode,
+                "solver": args.pca_solver,
+                "wall": wall,
+                "timings": result.timings,
+                "source": source_seconds(),
+                "descriptor_seconds": descriptor_seconds,
+                "passes": result.source_passes,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                "n_components": result.n_components,
+                "n_clusters": result.n_clusters,
+                "n_subclusters": result.n_subclusters,
+                "threshold": result.birch_threshold,
+                "n_selected": result.n_selected,
+                "coverage": result.coverage,
+                "coverage_bins": result.coverage_bins,
+                "mean_distance": result.mean_nearest_distance,
+                "random_coverage": baseline.coverage,
+                "random_mean_distance": baseline.mean_nearest_distance,
+                "exact": result.distances_exact,
+            }
+        )
+    )
 
 
 def run_size(n_frames: int, mode: str, args: argparse.Namespace) -> dict:
     """Run one size in a fresh interpreter and return its JSON record."""
-    command = [sys.executable, __file__, "--worker", str(n_frames), "--mode", mode, "--n-select", str(args.n_select),
-               "--k", str(args.k), "--features", str(args.features), "--chunk-size", str(args.chunk_size),
-               "--strategy", args.strategy, "--seed", str(args.seed), "--pca-solver", args.pca_solver]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        str(n_frames),
+        "--mode",
+        mode,
+        "--n-select",
+        str(args.n_select),
+        "--k",
+        str(args.k),
+        "--features",
+        str(args.features),
+        "--chunk-size",
+        str(args.chunk_size),
+        "--strategy",
+        args.strategy,
+        "--seed",
+        str(args.seed),
+        "--pca-solver",
+        args.pca_solver,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"size {n_frames} failed:\n{done.stderr}")
@@ -158,26 +194,33 @@ def report(records: list[dict], title: str) -> None:
         label = label.format(solver=records[0]["solver"])
         print(f"{label:42s}" + "".join(f"{r['timings'].get(key, 0.0):>{width}.2f}" for r in records))
     direct_only = [r["wall"] - r["source"] for r in records]
-    rows = [("total wall (incl. feature source)", [r["wall"] for r in records]),
-            (f"  of which feature source ({records[0]['passes']} passes)", [r["source"] for r in records]),
-            ("DIRECT only", direct_only)]
+    rows = [
+        ("total wall (incl. feature source)", [r["wall"] for r in records]),
+        (f"  of which feature source ({records[0]['passes']} passes)", [r["source"] for r in records]),
+        ("DIRECT only", direct_only),
+    ]
     if any(r["descriptor_seconds"] for r in records):
         rows.append(("real descriptors (once, not in total)", [r["descriptor_seconds"] or 0.0 for r in records]))
     for label, values in rows:
         print(f"{label:42s}" + "".join(f"{v:>{width}.2f}" for v in values))
     print(f"{'peak RSS (MB)':42s}" + "".join(f"{r['peak_mb']:>{width}.0f}" for r in records))
-    print(f"{'PCs kept / clusters / BIRCH subclusters':42s}"
-          + "".join(f"{r['n_components']:>3d}/{r['n_clusters']}/{r['n_subclusters']}".rjust(width) for r in records))
-    print(f"{'coverage DIRECT / random (bins)':42s}" + "".join(
-        f"{r['coverage']:.2f}/{r['random_coverage']:.2f} ({r['coverage_bins']})".rjust(width) for r in records))
-    print(f"{'mean nearest dist DIRECT / random':42s}"
-          + "".join(f"{r['mean_distance']:.3f}/{r['random_mean_distance']:.3f}".rjust(width) for r in records))
-    for (a, b) in zip(records, records[1:]):
+    print(
+        f"{'PCs kept / clusters / BIRCH subclusters':42s}"
+        + "".join(f"{r['n_components']:>3d}/{r['n_clusters']}/{r['n_subclusters']}".rjust(width) for r in records)
+    )
+    print(
+        f"{'coverage DIRECT / random (bins)':42s}"
+        + "".join(f"{r['coverage']:.2f}/{r['random_coverage']:.2f} ({r['coverage_bins']})".rjust(width) for r in records)
+    )
+    print(
+        f"{'mean nearest dist DIRECT / random':42s}"
+        + "".join(f"{r['mean_distance']:.3f}/{r['random_mean_distance']:.3f}".rjust(width) for r in records)
+    )
+    for a, b in zip(records, records[1:], strict=False):
         decades = math.log10(b["n"] / a["n"])
         total = (b["wall"] / a["wall"]) ** (1.0 / decades)
         direct = ((b["wall"] - b["source"]) / (a["wall"] - a["source"])) ** (1.0 / decades)
-        print(f"growth per 10x frames {a['n']:,} -> {b['n']:,}: total x{total:.2f}, DIRECT only x{direct:.2f}"
-              " (linear = x10)")
+        print(f"growth per 10x frames {a['n']:,} -> {b['n']:,}: total x{total:.2f}, DIRECT only x{direct:.2f} (linear = x10)")
 
 
 def main() -> None:
@@ -189,10 +232,15 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=50_000)
     parser.add_argument("--strategy", default="closest", choices=["closest", "random"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pca-solver", default="covariance", choices=["covariance", "incremental"],
-                        help="pass-2 PCA: accumulated covariance (default) or sklearn IncrementalPCA")
-    parser.add_argument("--descriptors", action="store_true",
-                        help="also run on real descriptors of rattled 64-atom Si cells (sizes <= 10,000)")
+    parser.add_argument(
+        "--pca-solver",
+        default="covariance",
+        choices=["covariance", "incremental"],
+        help="pass-2 PCA: accumulated covariance (default) or sklearn IncrementalPCA",
+    )
+    parser.add_argument(
+        "--descriptors", action="store_true", help="also run on real descriptors of rattled 64-atom Si cells (sizes <= 10,000)"
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="mixture", choices=["mixture", "descriptors"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,9 +248,11 @@ def main() -> None:
         worker(args)
         return
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    print(f"DIRECT scaling: n_select={args.n_select}, k={args.k}, strategy={args.strategy}, "
-          f"{args.features} features, chunks of {args.chunk_size:,}, PCA solver {args.pca_solver}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"DIRECT scaling: n_select={args.n_select}, k={args.k}, strategy={args.strategy}, "
+        f"{args.features} features, chunks of {args.chunk_size:,}, PCA solver {args.pca_solver}, "
+        f"{os.cpu_count()} CPUs"
+    )
     records = []
     for n in sizes:
         records.append(run_size(n, "mixture", args))

@@ -25,8 +25,10 @@ def main(compositions: list[str]) -> None:
         result = generate_structures(full.composition, full.seed, full.system, full.generate, lambda: make_surrogate("auto")[0])
         elapsed = time.perf_counter() - start
         origins = ", ".join(f"{k} {v}" for k, v in result.counts.items())
-        print(f"{composition}: {full.system.bonding_type}; {len(result.frames)} structures ({origins}); "
-              f"dropped {sum(result.dropped.values())}, duplicates {result.duplicates}; {elapsed:.1f} s")
+        print(
+            f"{composition}: {full.system.bonding_type}; {len(result.frames)} structures ({origins}); "
+            f"dropped {sum(result.dropped.values())}, duplicates {result.duplicates}; {elapsed:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,20 @@ def through_snakemake(frames: list, workdir: Path) -> float:
     ase.io.write(workdir / "si.extxyz", frames)
     config = {"composition": "Si", "structures": "si.extxyz", "dft": FAST, "label": {"mpi": {"ntasks": 2}}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow/Snakefile"), "-d", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "-c", "2", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "workflow/Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "-c",
+        "2",
+        "--quiet",
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -63,8 +75,10 @@ def eight_atom_label(workdir: Path) -> float:
     start = time.perf_counter()
     record = label_structure(atoms, full.dft, full.label, workdir / "eight")
     elapsed = time.perf_counter() - start
-    print(f"8-atom Si, default parameters ({full.dft.ecutwfc:g} Ry, k-mesh {record.kpoints}, {full.dft.pseudo_family}), "
-          f"2 MPI ranks: {elapsed:.1f} s wall ({record.state}, {len(record.attempts)} attempt)")
+    print(
+        f"8-atom Si, default parameters ({full.dft.ecutwfc:g} Ry, k-mesh {record.kpoints}, {full.dft.pseudo_family}), "
+        f"2 MPI ranks: {elapsed:.1f} s wall ({record.state}, {len(record.attempts)} attempt)"
+    )
     return elapsed
 
 

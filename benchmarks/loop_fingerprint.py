@@ -87,8 +87,13 @@ def run(workdir: Path) -> Path:
     mlip_pipe = str(Path(sys.executable).parent / "mlip-pipe")
     started = time.monotonic()
     with open(workdir / "run.log", "w") as log:
-        subprocess.run([mlip_pipe, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log,
-                       stderr=subprocess.STDOUT, check=True)
+        subprocess.run(
+            [mlip_pipe, "run", "--config", "config.yaml", "--cores", "2"],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
     data = fingerprint(workdir)
     data["wall_time_s"] = round(time.monotonic() - started, 1)
     path = workdir / "fingerprint.json"
@@ -107,7 +112,7 @@ def compare(first: dict[str, Any], second: dict[str, Any], rtol: float = 1e-6, a
     differences = []
     if len(first["labels"]) != len(second["labels"]):
         differences.append(f"label count {len(first['labels'])} != {len(second['labels'])}")
-    for a, b in zip(first["labels"], second["labels"]):
+    for a, b in zip(first["labels"], second["labels"], strict=False):
         for key in ("iteration", "n_atoms", "origin", "state", "energy", "sum_abs_force"):
             if not _close(a[key], b[key], rtol, atol):
                 differences.append(f"label {a['structure_id']} / {b['structure_id']}: {key} {a[key]} != {b[key]}")
@@ -127,8 +132,10 @@ def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "compare":
         first, second = (json.loads(Path(p).read_text()) for p in sys.argv[2:4])
         differences = compare(first, second)
-        print(f"{len(first['labels'])} labels, {len(first['committees'])} committees compared: "
-              + ("identical within tolerance" if not differences else f"{len(differences)} differences"))
+        print(
+            f"{len(first['labels'])} labels, {len(first['committees'])} committees compared: "
+            + ("identical within tolerance" if not differences else f"{len(differences)} differences")
+        )
         for line in differences:
             print("  " + line)
         return 1 if differences else 0

@@ -37,20 +37,28 @@ def main() -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     start = time.monotonic()
     with open(workdir / "run.log", "w") as log:
-        code = subprocess.call([MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        code = subprocess.call(
+            [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
     wall = time.monotonic() - start
     if code != 0:
         sys.exit(f"the run failed (exit {code}); see {workdir / 'run.log'}")
     iterations = run_summary(workdir / "results")
-    print(f"{'iter':>4} {'labelled':>8} {'failed':>6} {'pw.x runs':>9} {'pw.x s':>8} {'test F RMSE eV/A':>17} {'test E RMSE meV/at':>19}  decision")
+    print(
+        f"{'iter':>4} {'labelled':>8} {'failed':>6} {'pw.x runs':>9} {'pw.x s':>8} {'test F RMSE eV/A':>17} {'test E RMSE meV/at':>19}  decision"
+    )
     for it in iterations:
         force = "-" if it["test_force_rmse"] is None else f"{it['test_force_rmse']:.3f}"
         energy = "-" if it["test_energy_rmse_per_atom"] is None else f"{1e3 * it['test_energy_rmse_per_atom']:.1f}"
-        print(f"{it['iteration']:>4} {it['labelled']:>8} {it['failed']:>6} {it['pw_runs']:>9} {it['pw_seconds']:>8.1f} {force:>17} {energy:>19}  "
-              f"{it['status'] or ''} {it['reason'] or ''}")
+        print(
+            f"{it['iteration']:>4} {it['labelled']:>8} {it['failed']:>6} {it['pw_runs']:>9} {it['pw_seconds']:>8.1f} {force:>17} {energy:>19}  "
+            f"{it['status'] or ''} {it['reason'] or ''}"
+        )
     pw_seconds = sum(it["pw_seconds"] for it in iterations)
-    print(f"wall time {wall:.1f} s; pw.x {pw_seconds:.1f} s (pw.x runs one at a time on 2 MPI ranks here); "
-          f"share of pw.x {pw_seconds / wall:.1%}, everything else {1 - pw_seconds / wall:.1%}")
+    print(
+        f"wall time {wall:.1f} s; pw.x {pw_seconds:.1f} s (pw.x runs one at a time on 2 MPI ranks here); "
+        f"share of pw.x {pw_seconds / wall:.1%}, everything else {1 - pw_seconds / wall:.1%}"
+    )
     if not args.keep:
         shutil.rmtree(workdir)
 

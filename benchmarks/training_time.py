@@ -59,7 +59,9 @@ def main() -> None:
     references = reference_energies(delta_targets(frames, baseline), elements=elements)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="training_time_"))
     n_atoms = sum(len(a) for a in frames)
-    print(f"data: {len(frames)} Si structures ({n_atoms} atoms) from {FIXTURE.relative_to(REPO)}; baseline zbl; E_ref(Si) = {references['Si']:.4f} eV")
+    print(
+        f"data: {len(frames)} Si structures ({n_atoms} atoms) from {FIXTURE.relative_to(REPO)}; baseline zbl; E_ref(Si) = {references['Si']:.4f} eV"
+    )
     print(f"workdir: {workdir}")
 
     settings, _ = choose_ace_settings(len(frames), elements)
@@ -76,8 +78,16 @@ def main() -> None:
     )
 
     start = time.perf_counter()
-    model = fit_mace_member(frames, workdir / "mace", elements, baseline, references, mace_settings(len(frames), args.mace_epochs)[0],
-                            seed=123, threads=args.threads).model
+    model = fit_mace_member(
+        frames,
+        workdir / "mace",
+        elements,
+        baseline,
+        references,
+        mace_settings(len(frames), args.mace_epochs)[0],
+        seed=123,
+        threads=args.threads,
+    ).model
     mace_s = time.perf_counter() - start
     mace_rmse = rmse(frames, make_delta_calculator(baseline, load_mace_model(model), references))
     print(

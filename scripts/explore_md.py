@@ -17,10 +17,17 @@ snakemake = globals()["snakemake"]
 log = job_logger("explore", snakemake.log[0])
 params, wildcards = snakemake.params, snakemake.wildcards
 frames, summary = run_exploration_job(
-    ase.io.read(snakemake.input.structure, index=0), ExploreConfig.model_validate(params.explore),
-    temperature=wildcards.temperature, ensemble=wildcards.ensemble, run_seed=int(params.seed), sid=wildcards.get("sid"),
-    pressure=wildcards.get("pressure"), surrogate=params.get("surrogate"), sample_every=params.get("sample_every"),
-    watchdog=params.get("watchdog"), logger=log,
+    ase.io.read(snakemake.input.structure, index=0),
+    ExploreConfig.model_validate(params.explore),
+    temperature=wildcards.temperature,
+    ensemble=wildcards.ensemble,
+    run_seed=int(params.seed),
+    sid=wildcards.get("sid"),
+    pressure=wildcards.get("pressure"),
+    surrogate=params.get("surrogate"),
+    sample_every=params.get("sample_every"),
+    watchdog=params.get("watchdog"),
+    logger=log,
 )
 write_frames(snakemake.output.frames, frames)
 if snakemake.output.get("summary"):

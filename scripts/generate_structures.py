@@ -10,7 +10,11 @@ log = job_logger("generate", snakemake.log[0])
 params = snakemake.params
 surrogate = OnDemandSurrogate(params.surrogate["name"], params.surrogate["model"], log)
 result = generate_structures(
-    params.composition, int(params.seed), SystemConfig.model_validate(params.system), GenerateConfig.model_validate(params.generate), surrogate
+    params.composition,
+    int(params.seed),
+    SystemConfig.model_validate(params.system),
+    GenerateConfig.model_validate(params.generate),
+    surrogate,
 )
 atomic_write_extxyz(snakemake.output.structures, result.frames)
 for path, start in zip(snakemake.output.starts, exploration_starts(result.frames, len(snakemake.output.starts)), strict=False):

@@ -13,10 +13,17 @@ snakemake = globals()["snakemake"]
 log = job_logger("simulate", snakemake.log[0])
 params = snakemake.params
 status, chosen = decide_iteration(
-    int(snakemake.wildcards.iteration), read_uncertain_frames(snakemake.input.frames), read_runs(snakemake.input.summaries),
-    Threshold.read(snakemake.input.threshold), committee_cutoff(snakemake.input.manifest),
-    ActiveLearningConfig.model_validate(params.active_learning), elements=params.elements, labels_so_far=int(params.labels_so_far),
-    dft_budget=int(params.dft_budget), per_iteration=int(params.per_iteration), held_out_history=held_out_history(snakemake.input.metrics),
+    int(snakemake.wildcards.iteration),
+    read_uncertain_frames(snakemake.input.frames),
+    read_runs(snakemake.input.summaries),
+    Threshold.read(snakemake.input.threshold),
+    committee_cutoff(snakemake.input.manifest),
+    ActiveLearningConfig.model_validate(params.active_learning),
+    elements=params.elements,
+    labels_so_far=int(params.labels_so_far),
+    dft_budget=int(params.dft_budget),
+    per_iteration=int(params.per_iteration),
+    held_out_history=held_out_history(snakemake.input.metrics),
 )
 fan_out(chosen, snakemake.output.folder, origin="active_learning")
 Path(snakemake.output.folder).mkdir(parents=True, exist_ok=True)

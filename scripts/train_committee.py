@@ -16,7 +16,14 @@ committee = load_committee(manifest_path)
 train, _ = load_split(committee)
 al = snakemake.params.active_learning
 calc = CommitteeCalculator(committee, extrapolation_grade=False)
-threshold = committee_threshold(calc, train, float(al["uncertainty_percentile"]), al.get("uncertainty_threshold"),
-                                fitted_by_members(committee.manifest.model_dump()))
+threshold = committee_threshold(
+    calc,
+    train,
+    float(al["uncertainty_percentile"]),
+    al.get("uncertainty_threshold"),
+    fitted_by_members(committee.manifest.model_dump()),
+)
 threshold.write(snakemake.output.threshold)
-log.info("%s committee written: %s; threshold %s", committee.manifest.backend, {k: str(v) for k, v in paths.items()}, threshold.reason)
+log.info(
+    "%s committee written: %s; threshold %s", committee.manifest.backend, {k: str(v) for k, v in paths.items()}, threshold.reason
+)

@@ -9,5 +9,11 @@ from mlip_autopipec.potentials.committee_plan import train_member
 snakemake = globals()["snakemake"]
 log = job_logger("train_member", snakemake.log[0])
 result = train_member(Path(snakemake.input.plan).parent, int(snakemake.wildcards.member), threads=int(snakemake.threads))
-log.info("member %s (%s): %d structures, seed %d, %.1f s", snakemake.wildcards.member, CommitteePlan.read(snakemake.input.plan).backend,
-         result.n_structures, result.seed, result.wall_time_s)
+log.info(
+    "member %s (%s): %d structures, seed %d, %.1f s",
+    snakemake.wildcards.member,
+    CommitteePlan.read(snakemake.input.plan).backend,
+    result.n_structures,
+    result.seed,
+    result.wall_time_s,
+)

@@ -11,8 +11,21 @@ log = job_logger("train_plan", snakemake.log[0])
 previous = dict(snakemake.input.items()).get("previous_plan") or []  # the last iteration's plan: its test set stays held out
 previous = [previous] if isinstance(previous, str) else list(previous)
 train = TrainConfig.model_validate(snakemake.params.train)
-planned = plan_from_labels(snakemake.input.labels, Path(snakemake.output.plan).parent, snakemake.params.elements, train,
-                           seed=int(snakemake.params.seed), previous_plan_file=previous[0] if previous else None)
+planned = plan_from_labels(
+    snakemake.input.labels,
+    Path(snakemake.output.plan).parent,
+    snakemake.params.elements,
+    train,
+    seed=int(snakemake.params.seed),
+    previous_plan_file=previous[0] if previous else None,
+)
 plan = planned.plan
-log.info("planned %d %s members on %d labelled structures (%d failed labels left out); reference energies %s; settings: %s",
-         plan.committee_size, plan.backend, planned.n_labelled, planned.n_failed, plan.reference_energies, plan.settings_why)
+log.info(
+    "planned %d %s members on %d labelled structures (%d failed labels left out); reference energies %s; settings: %s",
+    plan.committee_size,
+    plan.backend,
+    planned.n_labelled,
+    planned.n_failed,
+    plan.reference_energies,
+    plan.settings_why,
+)

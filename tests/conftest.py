@@ -55,7 +55,20 @@ LABELLED = "results/iter_0/ingested.json"  # target: iteration 0 labelled and in
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, target: str | None = LABELLED) -> subprocess.CompletedProcess[str]:
-    command = [PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), "-c", "2", *args]
+    command = [
+        PYTHON,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "-c",
+        "2",
+        *args,
+    ]
     if target:
         command.append(target)
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)

@@ -455,9 +455,7 @@ def test_reference_energies_are_subtracted_and_added_back() -> None:
         assert run.get_potential_energy() == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
         base = atoms.copy()
         base.calc = LennardJonesBaseline()
-        assert back.get_potential_energy() == pytest.approx(
-            atoms.get_potential_energy() - base.get_potential_energy(), abs=1e-9
-        )
+        assert back.get_potential_energy() == pytest.approx(atoms.get_potential_energy() - base.get_potential_energy(), abs=1e-9)
 
     constant = dimer_at("CuAl", 2.0)
     constant.calc = ReferenceEnergyCalculator(references)

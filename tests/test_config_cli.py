@@ -40,24 +40,42 @@ BAD_CONFIGS = [
     ("missing composition", "seed: 3\n", "composition: is required"),
     ("negative temperature", "composition: Si\ntemperatures: [300, -5]\n", "temperatures: must be positive"),
     ("temperature not a number", "composition: Si\ntemperatures: [hot]\n", "temperatures.0:"),
-    ("missing structures file", "composition: Si\nstructures: nowhere.extxyz\n", "structures: file 'nowhere.extxyz' does not exist"),
+    (
+        "missing structures file",
+        "composition: Si\nstructures: nowhere.extxyz\n",
+        "structures: file 'nowhere.extxyz' does not exist",
+    ),
     ("yaml syntax error", "composition: Si\n  seed: [1\n", "YAML syntax error at line"),
     ("empty file", "", "is empty; write at least 'composition: Si'"),
     ("not a mapping", "- Si\n- FePt\n", "must be a mapping"),
     ("zero dft budget", "composition: Si\ndft_budget: 0\n", "dft_budget: Input should be greater than 0"),
     ("negative seed", "composition: Si\nseed: -1\n", "seed: Input should be greater than or equal to 0"),
     ("bad launcher", "composition: Si\nlabel:\n  mpi:\n    launcher: qsub\n", "label.mpi.launcher:"),
-    ("negative k spacing", "composition: Si\ndft:\n  kpoint_spacing: -0.2\n", "dft.kpoint_spacing: Input should be greater than 0"),
+    (
+        "negative k spacing",
+        "composition: Si\ndft:\n  kpoint_spacing: -0.2\n",
+        "dft.kpoint_spacing: Input should be greater than 0",
+    ),
     ("unknown family", "composition: Si\ndft:\n  pseudo_family: sssp-magic\n", "dft.pseudo_family: unknown family 'sssp-magic'"),
-    ("pseudo_dir missing", "composition: Si\ndft:\n  pseudo_dir: /no/such/folder\n", "dft.pseudo_dir: '/no/such/folder' is not a folder"),
-    ("functional without offline set", "composition: Si\ndft:\n  functional: HSE\n", "dft.functional: 'HSE' has no offline pseudopotential set"),
+    (
+        "pseudo_dir missing",
+        "composition: Si\ndft:\n  pseudo_dir: /no/such/folder\n",
+        "dft.pseudo_dir: '/no/such/folder' is not a folder",
+    ),
+    (
+        "functional without offline set",
+        "composition: Si\ndft:\n  functional: HSE\n",
+        "dft.functional: 'HSE' has no offline pseudopotential set",
+    ),
     ("bad smearing", "composition: Si\ndft:\n  smearing: blurry\n", "dft.smearing:"),
     ("element absent from family", "composition: PtO\ndft:\n  pseudo_family: pslibrary-debian-pbe\n", "no pseudopotential for O"),
 ]
 
 
 @pytest.mark.parametrize(("case", "text", "expected"), BAD_CONFIGS, ids=[case for case, _, _ in BAD_CONFIGS])
-def test_bad_config_gives_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str, expected: str) -> None:
+def test_bad_config_gives_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str, expected: str
+) -> None:
     code, err = _check(tmp_path, text, capsys)
     assert code == 2, case
     lines = err.strip().splitlines()

@@ -7,9 +7,20 @@ from mlip_autopipec.data.records import OtfRun
 
 
 def runs(checks: int, uncertain: int, steps: int = 100) -> list[OtfRun]:
-    return [OtfRun(temperature_K=300.0, ensemble="nvt", checks=checks, uncertain_checks=uncertain, steps_done=steps,
-                   uncertain_fraction=uncertain / checks if checks else 1.0, collected=uncertain, max_uncertainty=0.0,
-                   stopped_reason=None, wall_time_s=0.0)]
+    return [
+        OtfRun(
+            temperature_K=300.0,
+            ensemble="nvt",
+            checks=checks,
+            uncertain_checks=uncertain,
+            steps_done=steps,
+            uncertain_fraction=uncertain / checks if checks else 1.0,
+            collected=uncertain,
+            max_uncertainty=0.0,
+            stopped_reason=None,
+            wall_time_s=0.0,
+        )
+    ]
 
 
 def test_budget_stops_the_loop_whatever_the_md_found() -> None:
@@ -137,9 +148,21 @@ def test_status_file_keeps_its_shape(tmp_path) -> None:
     data = json.loads((tmp_path / "status.json").read_text())
     assert set(data) == {"iteration", "status", "reason", "evidence"}  # no "warning" key without a warning
     assert set(data["evidence"]) == {
-        "md_steps", "checks", "uncertain_checks", "uncertain_fraction", "uncertain_fraction_limit", "test_force_rmse_history",
-        "relative_improvement", "target_force_rmse", "labels_so_far", "dft_budget", "uncertain_frames", "extracted",
-        "near_duplicates_removed", "selected", "threshold",
+        "md_steps",
+        "checks",
+        "uncertain_checks",
+        "uncertain_fraction",
+        "uncertain_fraction_limit",
+        "test_force_rmse_history",
+        "relative_improvement",
+        "target_force_rmse",
+        "labels_so_far",
+        "dft_budget",
+        "uncertain_frames",
+        "extracted",
+        "near_duplicates_removed",
+        "selected",
+        "threshold",
     }
     assert data["evidence"]["threshold"] == {"value": 0.1, "percentile": 95.0, "n": 20, "reason": "test"}
     assert IterationStatus.read(tmp_path / "status.json") == status
@@ -154,6 +177,8 @@ def test_held_out_history_reads_each_committee_metrics_file(tmp_path) -> None:
 
     from mlip_autopipec.active_learning.convergence import held_out_history
 
-    for k, metrics in enumerate(({"committee": {"test": {"force_rmse": 0.3}}}, {"committee": {"test_initial": {"force_rmse": 0.2}}})):
+    for k, metrics in enumerate(
+        ({"committee": {"test": {"force_rmse": 0.3}}}, {"committee": {"test_initial": {"force_rmse": 0.2}}})
+    ):
         (tmp_path / f"{k}.json").write_text(json.dumps(metrics))
     assert held_out_history([tmp_path / "0.json", tmp_path / "1.json"]) == [0.3, 0.2]

@@ -34,8 +34,9 @@ def rattled_si() -> Atoms:
 
 
 def rattled_fept() -> Atoms:
-    cell = Atoms("Fe2Pt2", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
-                 cell=[3.85, 3.85, 3.71], pbc=True)
+    cell = Atoms(
+        "Fe2Pt2", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)], cell=[3.85, 3.85, 3.71], pbc=True
+    )
     atoms = cell * (1, 1, 2)
     atoms.numbers[[1, 6]] = atoms.numbers[[6, 1]]  # one antisite pair: less symmetric
     atoms.rattle(0.1, seed=5)
@@ -61,7 +62,8 @@ def pair_table(i, j, vectors, shifts) -> dict:
 
 def assert_same_as_ase(atoms: Atoms, r_cut: float) -> int:
     offsets, indices, vectors, shifts = neighbour_list(
-        np.ascontiguousarray(atoms.positions), np.ascontiguousarray(atoms.cell.array), np.asarray(atoms.pbc), r_cut)
+        np.ascontiguousarray(atoms.positions), np.ascontiguousarray(atoms.cell.array), np.asarray(atoms.pbc), r_cut
+    )
     centres = np.repeat(np.arange(len(atoms)), np.diff(offsets))
     ours = pair_table(centres, indices, vectors, shifts)
     theirs = pair_table(*reference_neighbour_list(atoms, r_cut))
@@ -76,6 +78,7 @@ def assert_same_as_ase(atoms: Atoms, r_cut: float) -> int:
 
 
 # --- neighbour search ---------------------------------------------------------------------------
+
 
 def test_cell_list_equals_ase_for_triclinic_cell_thinner_than_cutoff() -> None:
     cell = np.array([[2.6, 0.0, 0.0], [0.9, 2.4, 0.0], [-0.7, 0.5, 2.8]])
@@ -102,6 +105,7 @@ def test_cell_list_equals_ase_for_molecule_without_cell() -> None:
 
 
 # --- kernels against the NumPy reference ------------------------------------------------------
+
 
 def test_spherical_harmonics_and_radial_basis_match_reference() -> None:
     rng = np.random.default_rng(7)
@@ -149,6 +153,7 @@ def test_batch_equals_single_and_absent_species_are_zero() -> None:
 
 # --- invariances ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("make", "spec"), CASES)
 def test_rotation_translation_permutation_supercell_invariance(make, spec) -> None:
     atoms = make()
@@ -175,11 +180,16 @@ def test_rotation_translation_permutation_supercell_invariance(make, spec) -> No
         assert relative(row, base) < 1e-8, name
     # per-atom descriptors follow the atoms under a permutation
     perm = np.random.default_rng(5).permutation(len(atoms))
-    np.testing.assert_allclose(per_atom_descriptors(atoms[perm], spec), per_atom_descriptors(atoms, spec)[perm],
-                               rtol=1e-10, atol=1e-12 * np.abs(base).max())
+    np.testing.assert_allclose(
+        per_atom_descriptors(atoms[perm], spec),
+        per_atom_descriptors(atoms, spec)[perm],
+        rtol=1e-10,
+        atol=1e-12 * np.abs(base).max(),
+    )
 
 
 # --- smoothness and discrimination -----------------------------------------------------------
+
 
 def path_frames(step: float, length: float = 1.2) -> list[Atoms]:
     atoms = rattled_si()
@@ -223,8 +233,13 @@ def test_density_vanishes_smoothly_at_the_cutoff() -> None:
 
 def test_different_structures_give_different_descriptors() -> None:
     spec = DescriptorSpec(("Si",))
-    frames = [bulk("Si", "diamond", 5.43, cubic=True), bulk("Si", "diamond", 5.6, cubic=True), rattled_si(),
-              bulk("Si", "fcc", 3.9, cubic=True), bulk("Si", "sc", 2.6)]
+    frames = [
+        bulk("Si", "diamond", 5.43, cubic=True),
+        bulk("Si", "diamond", 5.6, cubic=True),
+        rattled_si(),
+        bulk("Si", "fcc", 3.9, cubic=True),
+        bulk("Si", "sc", 2.6),
+    ]
     out = structure_descriptors(frames, spec)
     assert np.isfinite(out).all() and np.abs(out).max() > 0
     for a in range(len(frames)):
@@ -240,7 +255,12 @@ def test_spec_validates_and_counts_features() -> None:
     assert SI.n_features == 8 * 9 // 2 * 7 and SI.n_structure_features == 2 * SI.n_features
     assert FEPT.n_features == 16 * 17 // 2 * 7 and FEPT.n_structure_features == 4 * FEPT.n_features
     assert DescriptorSpec(["Si"]).species == ("Si",)
-    for bad in ({"species": ()}, {"species": ("Si", "Si")}, {"species": ("Xx",)}, {"species": ("Si",), "r_cut": 0.0},
-                {"species": ("Si",), "n_max": 0}):
+    for bad in (
+        {"species": ()},
+        {"species": ("Si", "Si")},
+        {"species": ("Xx",)},
+        {"species": ("Si",), "r_cut": 0.0},
+        {"species": ("Si",), "n_max": 0},
+    ):
         with pytest.raises(ValueError):
             DescriptorSpec(**bad)

@@ -42,7 +42,9 @@ def test_metals_get_cold_smearing_and_denser_kpoints() -> None:
     assert "metal" in metal.why["smearing"]
 
 
-@pytest.mark.parametrize(("composition", "magnetic"), [("Fe", {"Fe"}), ("CrMnFeCoNi", {"Cr", "Mn", "Fe", "Co", "Ni"}), ("FePt", {"Fe"})])
+@pytest.mark.parametrize(
+    ("composition", "magnetic"), [("Fe", {"Fe"}), ("CrMnFeCoNi", {"Cr", "Mn", "Fe", "Co", "Ni"}), ("FePt", {"Fe"})]
+)
 def test_magnetic_elements_switch_on_spin_with_starting_moments(composition: str, magnetic: set[str]) -> None:
     dft = expand_config({"composition": composition}).dft
     assert dft.nspin == 2
@@ -67,7 +69,17 @@ def test_user_sssp_folder_takes_precedence_with_its_json_cutoffs(tmp_path: Path)
         pytest.fail(f"{source} missing: install the Debian package quantum-espresso-data (envs/install.sh does)")
     shutil.copy(source, tmp_path / source.name)
     (tmp_path / "SSSP_test_PBE_efficiency.json").write_text(
-        json.dumps({"Si": {"filename": source.name, "md5": md5sum(source), "pseudopotential": "pslibrary", "cutoff_wfc": 30.0, "cutoff_rho": 240.0}})
+        json.dumps(
+            {
+                "Si": {
+                    "filename": source.name,
+                    "md5": md5sum(source),
+                    "pseudopotential": "pslibrary",
+                    "cutoff_wfc": 30.0,
+                    "cutoff_rho": 240.0,
+                }
+            }
+        )
     )
     dft = expand_config({"composition": "Si", "dft": {"pseudo_dir": str(tmp_path)}}).dft
     assert dft.pseudo_family == "SSSP_test_PBE_efficiency"

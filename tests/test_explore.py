@@ -94,8 +94,17 @@ def test_nvt_at_two_temperatures(chgnet: Calculator, tmp_path: Path) -> None:
     for temperature in (300.0, 1200.0):
         output = tmp_path / f"si_nvt_{temperature:g}K.extxyz.gz"
         result = explore_md(
-            start, chgnet, temperature_K=temperature, ensemble="nvt", steps=20, sample_every=2,
-            supercell_atoms=8, seed=7, start_id="si8", output=output, surrogate_name="chgnet",
+            start,
+            chgnet,
+            temperature_K=temperature,
+            ensemble="nvt",
+            steps=20,
+            sample_every=2,
+            supercell_atoms=8,
+            seed=7,
+            start_id="si8",
+            output=output,
+            surrogate_name="chgnet",
         )
         assert not result.stopped_early and result.reason is None
         assert result.n_steps_done == 20 and result.n_atoms == 8
@@ -125,8 +134,17 @@ def test_nvt_at_two_temperatures(chgnet: Calculator, tmp_path: Path) -> None:
 def test_npt_changes_the_cell(chgnet: Calculator, tmp_path: Path) -> None:
     start = si8()
     result = explore_md(
-        start, chgnet, temperature_K=600.0, ensemble="npt", pressure_gpa=1.0, steps=8, sample_every=2,
-        supercell_atoms=8, seed=3, start_id="si8", output=tmp_path / "npt.extxyz.gz",
+        start,
+        chgnet,
+        temperature_K=600.0,
+        ensemble="npt",
+        pressure_gpa=1.0,
+        steps=8,
+        sample_every=2,
+        supercell_atoms=8,
+        seed=3,
+        start_id="si8",
+        output=tmp_path / "npt.extxyz.gz",
     )
     assert not result.stopped_early and result.ensemble == "npt" and result.pressure_gpa == 1.0
     frames = read_frames(result.frames_path)
@@ -191,8 +209,15 @@ def test_watchdog_keeps_the_frames_before_a_collapse(chgnet: Calculator, tmp_pat
     # The spring heats the system as it pulls; let only the distance criterion fire here.
     only_distances = Watchdog(max_energy_jump_per_atom=1e6, max_temperature_factor=1e6)
     result = explore_md(
-        si8(), SpringPull(chgnet, k=50.0), temperature_K=300.0, steps=40, sample_every=1, supercell_atoms=8,
-        seed=5, output=output, watchdog=only_distances,
+        si8(),
+        SpringPull(chgnet, k=50.0),
+        temperature_K=300.0,
+        steps=40,
+        sample_every=1,
+        supercell_atoms=8,
+        seed=5,
+        output=output,
+        watchdog=only_distances,
     )
     assert result.stopped_early and "close contact" in result.reason
     event_step = int(result.reason.split(":")[0].removeprefix("step "))
@@ -350,8 +375,9 @@ def test_a_molecule_asked_for_npt_runs_nvt_once(tmp_path: Path) -> None:
 
     water = molecule("H2O")
     explore = ExploreConfig(pressures=[0.0, 2.0], steps=4)
-    frames, summary = run_exploration_job(water, explore, temperature="T300K", ensemble="NPT", run_seed=1, sid="water",
-                                          surrogate={"name": "chgnet"}, sample_every=2)
+    frames, summary = run_exploration_job(
+        water, explore, temperature="T300K", ensemble="NPT", run_seed=1, sid="water", surrogate={"name": "chgnet"}, sample_every=2
+    )
     assert len(summary.runs) == 1 and summary.runs[0].ensemble == "nvt" and summary.runs[0].pressure_gpa is None
     assert summary.surrogate == "chgnet" and summary.frames == len(frames) == 2
     assert summary.runs[0].temperature_K == 300.0 and all(f.info["start_structure_id"] == "water" for f in frames)

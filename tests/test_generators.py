@@ -24,7 +24,13 @@ from mlip_autopipec.structures.normal_modes import finite_difference_hessian, no
 from mlip_autopipec.structures.prototypes import choose_prototype
 from mlip_autopipec.structures.sqs import cluster_space_for, concentrations_for, make_sqs
 
-SMALL = {"target_atoms": 8, "strained_per_temperature": 2, "nms_samples_per_temperature": 5, "sqs_sizes": [8], "relax_prototype": False}
+SMALL = {
+    "target_atoms": 8,
+    "strained_per_temperature": 2,
+    "nms_samples_per_temperature": 5,
+    "sqs_sizes": [8],
+    "relax_prototype": False,
+}
 
 
 def _generate(composition: str, seed: int = 1, calculator_factory=None, **generate: object):

@@ -102,8 +102,11 @@ def _tables_in_order(result) -> list[list[float]]:
     """The rates of the table each step chose from (states revisited reuse their table)."""
     rates = []
     for record in result.records:
-        match = [t for t in result.tables if len(t) == record.n_events
-                 and math.isclose(sum(e.rate for e in t), record.total_rate, rel_tol=1e-12)]
+        match = [
+            t
+            for t in result.tables
+            if len(t) == record.n_events and math.isclose(sum(e.rate for e in t), record.total_rate, rel_tol=1e-12)
+        ]
         assert match
         rates.append([e.rate for e in match[0]])
     return rates
@@ -145,8 +148,13 @@ def test_duplicate_saddles_are_merged(minimum: Atoms) -> None:
 
 
 def test_pause_on_uncertain(minimum: Atoms) -> None:
-    result = run_akmc(adatom_slab(), EMT(), 5, settings(pause_on_uncertain=True),
-                      uncertainty=lambda atoms: atoms.get_potential_energy() > minimum.get_potential_energy() + 0.3)
+    result = run_akmc(
+        adatom_slab(),
+        EMT(),
+        5,
+        settings(pause_on_uncertain=True),
+        uncertainty=lambda atoms: atoms.get_potential_energy() > minimum.get_potential_energy() + 0.3,
+    )
     assert result.paused and "saddle" in result.reason
     assert result.steps == 0 and len(result.uncertain) == 1
     assert result.uncertain[0].info["kmc_kind"] == "saddle"

@@ -57,7 +57,9 @@ def test_an_orphaned_program_keeps_the_lock_after_its_job_is_killed(tmp_path: Pa
     assert lock_is_free(lock)
 
 
-def test_no_flock_on_the_file_system_warns_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_flock_on_the_file_system_warns_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Lustre mounted noflock answers ENOSYS; a real run here cannot produce that, so flock is replaced."""
 
     def no_flock(fd: int, operation: int) -> None:

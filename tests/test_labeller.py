@@ -129,9 +129,17 @@ def test_ladder_rungs_are_bounded_and_cumulative() -> None:
     base = {"mixing_beta": 0.4, "electron_maxstep": 100, "degauss": 0.01}
     assert rung_overrides(0, base, smeared=True) == {}
     last = rung_overrides(len(LADDER) - 1, base, smeared=True)
-    assert last["diagonalization"] == "cg" and last["mixing_beta"] == pytest.approx(0.1) and last["degauss"] == pytest.approx(0.02)
+    assert (
+        last["diagonalization"] == "cg" and last["mixing_beta"] == pytest.approx(0.1) and last["degauss"] == pytest.approx(0.02)
+    )
     assert "degauss" not in rung_overrides(len(LADDER) - 1, base, smeared=False)
     assert next_rung(len(LADDER) - 1, RunOutcome("scf_not_converged", "")) is None
-    assert next_rung(0, RunOutcome("crashed", "pw.x error in routine cdiaghg (1): S matrix not positive definite", failing_routine="cdiaghg")) == len(LADDER) - 1
+    assert (
+        next_rung(
+            0,
+            RunOutcome("crashed", "pw.x error in routine cdiaghg (1): S matrix not positive definite", failing_routine="cdiaghg"),
+        )
+        == len(LADDER) - 1
+    )
     assert next_rung(0, RunOutcome("missing_forces", "")) is None
     assert next_rung(2, RunOutcome("walltime_exceeded", "")) == 2

@@ -21,7 +21,6 @@ from ase.build import bulk
 from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-
 from test_training import ase_sum
 
 from mlip_autopipec.config.models import TrainConfig
@@ -194,7 +193,9 @@ def test_plan_shares_split_and_resamples_with_ace(si_frames: list[Atoms], tmp_pa
     assert mace_plan.mace.max_epochs == epochs and mace_plan.settings_why["mace_epochs"] == why
     assert 40 <= epochs <= 400 and str(TARGET_STEPS) in why
     assert choose_mace_epochs(3000)[0] < epochs  # more data, fewer epochs for the same steps
-    other = plan_committee(si_frames, tmp_path / "other", ["Si"], TrainConfig(committee_size=2, backend="mace", mace_options={"num_channels": 16}))
+    other = plan_committee(
+        si_frames, tmp_path / "other", ["Si"], TrainConfig(committee_size=2, backend="mace", mace_options={"num_channels": 16})
+    )
     assert other.mace.hyperparameters.num_channels == 16 and other.config_hash != mace_plan.config_hash
     with pytest.raises(ValueError, match="max_num_epochs"):
         plan_committee(si_frames, tmp_path / "bad", ["Si"], TrainConfig(backend="mace", mace_options={"max_num_epochs": 3}))
@@ -288,7 +289,9 @@ def test_backends_by_name_and_torch_is_not_imported() -> None:
     assert get_backend("ace").name == "ace" and get_backend("mace").name == "mace"
     with pytest.raises(ValueError, match="unknown training backend"):
         get_backend("nequip")
-    code = ("import sys, mlip_autopipec.potentials.committee, mlip_autopipec.potentials.committee_plan, mlip_autopipec.potentials.metrics; "
-            "print(sorted({'torch', 'mace', 'pyace'} & set(sys.modules)))")
+    code = (
+        "import sys, mlip_autopipec.potentials.committee, mlip_autopipec.potentials.committee_plan, mlip_autopipec.potentials.metrics; "
+        "print(sorted({'torch', 'mace', 'pyace'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

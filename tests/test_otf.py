@@ -32,10 +32,31 @@ def test_committee_reports_mean_and_spread() -> None:
 
 def test_a_high_threshold_collects_nothing_and_a_low_one_fills_the_budget() -> None:
     start = bulk("Cu", "fcc", a=3.6, cubic=True)
-    calm = otf_md(start, lj_committee(), threshold=1e6, temperature_K=300, steps=60, timestep_fs=2.0, check_every=10, supercell_atoms=32, seed=1)
+    calm = otf_md(
+        start,
+        lj_committee(),
+        threshold=1e6,
+        temperature_K=300,
+        steps=60,
+        timestep_fs=2.0,
+        check_every=10,
+        supercell_atoms=32,
+        seed=1,
+    )
     assert calm.checks == 6 and calm.uncertain_checks == 0 and calm.uncertain == [] and calm.stopped_reason is None
     assert calm.max_uncertainty > 0
-    eager = otf_md(start, lj_committee(), threshold=0.0, temperature_K=300, steps=200, timestep_fs=2.0, check_every=10, max_uncertain=3, supercell_atoms=32, seed=1)
+    eager = otf_md(
+        start,
+        lj_committee(),
+        threshold=0.0,
+        temperature_K=300,
+        steps=200,
+        timestep_fs=2.0,
+        check_every=10,
+        max_uncertain=3,
+        supercell_atoms=32,
+        seed=1,
+    )
     assert len(eager.uncertain) == 3 and "budget" in eager.stopped_reason
     for frame in eager.uncertain:
         assert frame.info["origin"] == "active_learning" and frame.info["uncertainty"] > 0
@@ -44,11 +65,53 @@ def test_a_high_threshold_collects_nothing_and_a_low_one_fills_the_budget() -> N
 
 def test_hotter_md_is_more_often_uncertain() -> None:
     start = bulk("Cu", "fcc", a=3.6, cubic=True)
-    cold = otf_md(start, lj_committee(), threshold=np.inf, temperature_K=100, steps=80, timestep_fs=2.0, check_every=10, supercell_atoms=32, seed=2)
-    hot = otf_md(start, lj_committee(), threshold=np.inf, temperature_K=1500, steps=80, timestep_fs=2.0, check_every=10, supercell_atoms=32, seed=2)
+    cold = otf_md(
+        start,
+        lj_committee(),
+        threshold=np.inf,
+        temperature_K=100,
+        steps=80,
+        timestep_fs=2.0,
+        check_every=10,
+        supercell_atoms=32,
+        seed=2,
+    )
+    hot = otf_md(
+        start,
+        lj_committee(),
+        threshold=np.inf,
+        temperature_K=1500,
+        steps=80,
+        timestep_fs=2.0,
+        check_every=10,
+        supercell_atoms=32,
+        seed=2,
+    )
     threshold = 0.5 * (cold.max_uncertainty + hot.max_uncertainty)
-    cold2 = otf_md(start, lj_committee(), threshold=threshold, temperature_K=100, steps=80, timestep_fs=2.0, check_every=10, max_uncertain=50, supercell_atoms=32, seed=3)
-    hot2 = otf_md(start, lj_committee(), threshold=threshold, temperature_K=1500, steps=80, timestep_fs=2.0, check_every=10, max_uncertain=50, supercell_atoms=32, seed=3)
+    cold2 = otf_md(
+        start,
+        lj_committee(),
+        threshold=threshold,
+        temperature_K=100,
+        steps=80,
+        timestep_fs=2.0,
+        check_every=10,
+        max_uncertain=50,
+        supercell_atoms=32,
+        seed=3,
+    )
+    hot2 = otf_md(
+        start,
+        lj_committee(),
+        threshold=threshold,
+        temperature_K=1500,
+        steps=80,
+        timestep_fs=2.0,
+        check_every=10,
+        max_uncertain=50,
+        supercell_atoms=32,
+        seed=3,
+    )
     assert hot.max_uncertainty > cold.max_uncertainty
     assert hot2.uncertain_fraction > cold2.uncertain_fraction
 
@@ -62,7 +125,17 @@ def test_kmc_engine_checks_every_saddle_and_minimum() -> None:
     slab = fcc100("Cu", size=(3, 3, 2), vacuum=6.0)
     add_adsorbate(slab, "Cu", 1.7, "hollow")
     slab.set_constraint(FixAtoms(indices=[a.index for a in slab if a.tag == 2]))
-    result = otf_kmc(slab, lj_committee(0.03), threshold=0.0, temperature_K=500, steps=1, searches=2, max_uncertain=3, supercell_atoms=1, seed=0)
+    result = otf_kmc(
+        slab,
+        lj_committee(0.03),
+        threshold=0.0,
+        temperature_K=500,
+        steps=1,
+        searches=2,
+        max_uncertain=3,
+        supercell_atoms=1,
+        seed=0,
+    )
     assert result.ensemble == "kmc" and result.checks >= 1
     assert result.uncertain_checks == result.checks  # threshold 0: every configuration is uncertain
     assert 1 <= len(result.uncertain) <= 3 and result.uncertain[0].info["ensemble"] == "kmc"
@@ -78,13 +151,29 @@ def test_the_engine_setting_picks_md_or_kmc() -> None:
     from mlip_autopipec.config.models import ActiveLearningConfig, ExploreConfig
 
     explore = ExploreConfig(supercell_atoms=32, timestep_fs=2.0)
-    md = run_otf(bulk("Cu", "fcc", a=3.6, cubic=True), lj_committee(), 1e6, ActiveLearningConfig(engine="md", md_steps=40, check_every=10),
-                 explore, temperature_K=300.0, ensemble="nvt", seed=1)
+    md = run_otf(
+        bulk("Cu", "fcc", a=3.6, cubic=True),
+        lj_committee(),
+        1e6,
+        ActiveLearningConfig(engine="md", md_steps=40, check_every=10),
+        explore,
+        temperature_K=300.0,
+        ensemble="nvt",
+        seed=1,
+    )
     assert md.ensemble == "nvt" and md.steps_done == 40 and md.checks == 4
     slab = fcc100("Cu", size=(2, 2, 2), vacuum=6.0)
     add_adsorbate(slab, "Cu", 1.7, "hollow")
-    kmc = run_otf(slab, lj_committee(0.03), 0.0, ActiveLearningConfig(engine="kmc", kmc_steps=1, kmc_searches=1, max_uncertain_per_run=2),
-                  ExploreConfig(supercell_atoms=1), temperature_K=500.0, ensemble="nvt", seed=0)
+    kmc = run_otf(
+        slab,
+        lj_committee(0.03),
+        0.0,
+        ActiveLearningConfig(engine="kmc", kmc_steps=1, kmc_searches=1, max_uncertain_per_run=2),
+        ExploreConfig(supercell_atoms=1),
+        temperature_K=500.0,
+        ensemble="nvt",
+        seed=0,
+    )
     assert kmc.ensemble == "kmc" and kmc.checks >= 1 and 1 <= len(kmc.uncertain) <= 2
 
 
@@ -104,14 +193,18 @@ def test_a_committee_job_runs_every_start_reproducibly(tmp_path) -> None:
     explore = ExploreConfig(supercell_atoms=32, timestep_fs=2.0)
 
     def job():
-        return run_committee_job(starts, lj_committee(), 0.0, settings, explore, temperature_K=300.0, ensemble="nvt", run_seed=7, iteration="1")
+        return run_committee_job(
+            starts, lj_committee(), 0.0, settings, explore, temperature_K=300.0, ensemble="nvt", run_seed=7, iteration="1"
+        )
 
     summary, collected = job()
     assert summary.threshold == 0.0 and len(summary.runs) == 2
     assert all(run.collected == 2 and run.uncertain_checks == 2 for run in summary.runs)  # threshold 0: the budget fills
     assert len(collected) == sum(run.collected for run in summary.runs) == 4
     again, collected_again = job()
-    assert again.model_dump(exclude={"runs": {"__all__": {"wall_time_s"}}}) == summary.model_dump(exclude={"runs": {"__all__": {"wall_time_s"}}})
+    assert again.model_dump(exclude={"runs": {"__all__": {"wall_time_s"}}}) == summary.model_dump(
+        exclude={"runs": {"__all__": {"wall_time_s"}}}
+    )
     np.testing.assert_array_equal(collected_again[-1].positions, collected[-1].positions)
     assert not np.allclose(collected[0].positions, collected[2].positions)  # each start has its own seed and cell
     summary.write(tmp_path / "job.json")

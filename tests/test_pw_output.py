@@ -41,13 +41,16 @@ def test_each_recorded_mode_is_classified(name: str, returncode: int, status: st
     assert reason_part in outcome.reason
 
 
-
 def test_an_error_stop_names_its_routine() -> None:
     """The recovery ladder decides on the failing routine, carried by the outcome rather than re-read from its message."""
     assert classify_pw_output(_text("crashed"), 1).failing_routine == "check_atoms"
     assert classify_pw_output(_text("scf_not_converged"), 2).failing_routine is None
     assert next_rung(0, classify_pw_output(_text("crashed"), 1)) is None  # overlapping atoms: a retry repeats the error stop
-    assert next_rung(0, RunOutcome(CRASHED, "pw.x error in routine electrons (1): charge is wrong", failing_routine="electrons")) == 1
+    assert (
+        next_rung(0, RunOutcome(CRASHED, "pw.x error in routine electrons (1): charge is wrong", failing_routine="electrons"))
+        == 1
+    )
+
 
 def test_unconverged_scf_is_not_ok_although_job_done_is_printed() -> None:
     text = _text("scf_not_converged")

@@ -60,8 +60,10 @@ def test_direct_picks_every_cluster_where_random_misses_small_ones(clustered):
         random_coverage.append(score.coverage)
         random_distance.append(score.mean_nearest_distance)
     print(f"random selection misses {random_missed} of {n_clusters_true} clusters (seeds 0-9)")
-    print(f"coverage DIRECT {result.coverage:.3f} vs random {np.mean(random_coverage):.3f}; "
-          f"mean nearest distance DIRECT {result.mean_nearest_distance:.3f} vs random {np.mean(random_distance):.3f}")
+    print(
+        f"coverage DIRECT {result.coverage:.3f} vs random {np.mean(random_coverage):.3f}; "
+        f"mean nearest distance DIRECT {result.mean_nearest_distance:.3f} vs random {np.mean(random_distance):.3f}"
+    )
     assert sum(missed > 0 for missed in random_missed) >= 9
     assert np.mean(random_missed) >= 3
     assert result.coverage > np.mean(random_coverage) + 0.05
@@ -76,8 +78,7 @@ def test_direct_beats_random_on_other_draws_of_the_data(data_seed):
     result = direct_select(features, n_select=20, strategy="random", seed=data_seed)
     assert set(truth[result.indices]) == set(range(len(CLUSTER_SIZES)))
     random_coverage = [
-        result.coverage_of(np.random.default_rng(seed).choice(len(features), 20, replace=False)).coverage
-        for seed in range(5)
+        result.coverage_of(np.random.default_rng(seed).choice(len(features), 20, replace=False)).coverage for seed in range(5)
     ]
     assert result.coverage > np.mean(random_coverage)
 
@@ -293,8 +294,9 @@ def test_initial_selection_writes_one_file_per_pick_and_counts_its_sources(tmp_p
         atoms.rattle(0.05 + 0.02 * seed, seed=seed)
         atoms.info["origin"] = "explore"
         explored.append(atoms)
-    summary = select_initial_structures(generated, explored, tmp_path / "selected", SelectConfig(initial_structures=6, cluster_fraction=0.2),
-                                        ["Si"], seed=0)
+    summary = select_initial_structures(
+        generated, explored, tmp_path / "selected", SelectConfig(initial_structures=6, cluster_fraction=0.2), ["Si"], seed=0
+    )
     files = sorted((tmp_path / "selected").glob("*.extxyz"))
     assert summary.selected == len(files) == 6 and summary.forced_isolated_atoms == 1
     assert (summary.candidates, summary.generated, summary.explored) == (20, 8, 12)

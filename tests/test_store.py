@@ -93,7 +93,6 @@ def test_label_record_round_trip(tmp_path: Path) -> None:
     assert structure_id(back.to_atoms()) == record.structure_id
 
 
-
 def test_label_records_and_cache_entries_written_before_engines_still_read(tmp_path: Path) -> None:
     """A label record (and the same JSON as a label-cache entry) written by the code before the engine interface."""
     record = LabelRecord.read(RECORD_BEFORE_ENGINES)
@@ -111,8 +110,15 @@ def test_label_records_and_cache_entries_written_before_engines_still_read(tmp_p
 def test_dft_hash_of_existing_configs_is_unchanged() -> None:
     """The label cache's keys must not move when the code does, or every cached label would be recomputed."""
     explicit = DFTConfig(
-        pseudopotentials={"Fe": "Fe.UPF", "Pt": "Pt.UPF"}, pseudo_md5={"Fe": "0123", "Pt": "4567"}, ecutwfc=45.0, ecutrho=360.0,
-        nspin=2, initial_magnetic_moments={"Fe": 2.5}, pseudo_dir="/x", pseudo_family="user:x", why={"ecutwfc": "given"},
+        pseudopotentials={"Fe": "Fe.UPF", "Pt": "Pt.UPF"},
+        pseudo_md5={"Fe": "0123", "Pt": "4567"},
+        ecutwfc=45.0,
+        ecutrho=360.0,
+        nspin=2,
+        initial_magnetic_moments={"Fe": 2.5},
+        pseudo_dir="/x",
+        pseudo_family="user:x",
+        why={"ecutwfc": "given"},
     )
     assert dft_hash(explicit) == "b4b4fc3bbb729f79"
     assert dft_hash(DFTConfig()) == "af342521120691dd"
@@ -121,6 +127,7 @@ def test_dft_hash_of_existing_configs_is_unchanged() -> None:
     assert get_engine("quantum_espresso").dft_parameters(si) == si.physics_parameters()
     with pytest.raises(ValueError, match="unknown labelling engine"):
         get_engine("vasp")
+
 
 def test_index_states_move_forward_only(tmp_path: Path) -> None:
     index = StructureIndex(tmp_path / "db.db")

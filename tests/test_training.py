@@ -112,10 +112,22 @@ def test_label_records_load_and_failures_are_skipped(si_frames: list[Atoms], tmp
     from mlip_autopipec.data.records import LabelRecord
 
     atoms = si_frames[0]
-    common = dict(dft_hash="x", dft_parameters={}, pseudo_family="oncvpsp-pbe", pseudo_md5={}, origin="rattle_2at",
-                  **LabelRecord.structure_fields(atoms))
-    LabelRecord(structure_id="a" * 16, state="labelled", energy=atoms.get_potential_energy(),
-                forces=atoms.get_forces().tolist(), stress=[0.0] * 6, **common).write(tmp_path / "a.json")
+    common = dict(
+        dft_hash="x",
+        dft_parameters={},
+        pseudo_family="oncvpsp-pbe",
+        pseudo_md5={},
+        origin="rattle_2at",
+        **LabelRecord.structure_fields(atoms),
+    )
+    LabelRecord(
+        structure_id="a" * 16,
+        state="labelled",
+        energy=atoms.get_potential_energy(),
+        forces=atoms.get_forces().tolist(),
+        stress=[0.0] * 6,
+        **common,
+    ).write(tmp_path / "a.json")
     LabelRecord(structure_id="b" * 16, state="failed", reason="scf_not_converged", **common).write(tmp_path / "b.json")
     frames = load_label_records(tmp_path)
     assert len(frames) == 1 and frames[0].info["origin"] == "rattle_2at" and structure_key(frames[0]) == "a" * 16
@@ -223,7 +235,9 @@ def test_manifest_and_member_files(committee: Path, si_frames: list[Atoms]) -> N
             assert (root / member[key]).is_file() and (root / member[key]).stat().st_size > 0, key
         assert set(member["bootstrap"]) <= set(manifest["training_ids"])  # members never see test structures
         assert sum(member["bootstrap"].values()) == len(manifest["training_ids"])
-        data = pd.read_pickle(root / member["potential_yaml"].replace("output_potential.yaml", "train.pckl.gzip"), compression="gzip")
+        data = pd.read_pickle(
+            root / member["potential_yaml"].replace("output_potential.yaml", "train.pckl.gzip"), compression="gzip"
+        )
         assert set(data["name"]).isdisjoint(manifest["test_ids"])
         config = yaml.safe_load((root / member["potential_yaml"]).with_name("input.yaml").read_text())
         assert config["backend"]["evaluator"] == "pyace" and config["seed"] == member["seed"]
@@ -289,7 +303,9 @@ def test_delta_learning_baseline_plus_model(committee: Path) -> None:
         np.testing.assert_allclose(fast.get_stress(atoms), slow.get_stress(atoms), atol=1e-10)
     # Training targets were DFT - baseline - references (here ZBL is zero at the training geometries).
     root = loaded.root
-    data = pd.read_pickle(root / manifest.members[0].potential_yaml.replace("output_potential.yaml", "train.pckl.gzip"), compression="gzip")
+    data = pd.read_pickle(
+        root / manifest.members[0].potential_yaml.replace("output_potential.yaml", "train.pckl.gzip"), compression="gzip"
+    )
     train, _ = load_split(loaded)
     by_id = {structure_key(a): a for a in train}
     for _, row in data.iterrows():

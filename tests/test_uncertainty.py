@@ -34,8 +34,9 @@ class LJCommittee(Calculator):
         super().__init__()
         rng = np.random.default_rng(seed)
         self.members = [
-            LennardJones(sigma=2.338 * (1 + spread * rng.standard_normal()),
-                         epsilon=0.409 * (1 + spread * rng.standard_normal()), rc=6.0)
+            LennardJones(
+                sigma=2.338 * (1 + spread * rng.standard_normal()), epsilon=0.409 * (1 + spread * rng.standard_normal()), rc=6.0
+            )
             for _ in range(n_members)
         ]
 
@@ -209,7 +210,9 @@ def test_threshold_uses_the_members_fitted_to_each_structure() -> None:
 
     committee = LJCommittee(n_members=4, spread=0.05)
     cells = [rattled_cu(0.03, seed) for seed in range(25)]
-    manifest = {"members": [{"bootstrap": {structure_key(a): 1 for a in cells}} if k < 2 else {"bootstrap": {}} for k in range(4)]}
+    manifest = {
+        "members": [{"bootstrap": {structure_key(a): 1 for a in cells}} if k < 2 else {"bootstrap": {}} for k in range(4)]
+    }
     fitted = fitted_by_members(manifest)
     assert all(fitted[structure_key(a)] == [0, 1] for a in cells)
     in_sample = committee_threshold(committee, cells, 95.0, fitted_by=fitted)
@@ -235,8 +238,11 @@ def test_near_duplicates_removed_distinct_kept_most_uncertain_kept() -> None:
 
     min_distance = 0.01
     features = structure_descriptors(frames, SPEC)
-    within = max(np.linalg.norm(features[0] - features[3]), np.linalg.norm(features[1] - features[4]),
-                 np.linalg.norm(features[2] - features[6]))
+    within = max(
+        np.linalg.norm(features[0] - features[3]),
+        np.linalg.norm(features[1] - features[4]),
+        np.linalg.norm(features[2] - features[6]),
+    )
     assert within < 0.1 * min_distance  # 1e-4 A noise is far below the duplicate distance
 
     kept, dropped = remove_near_duplicates(frames, SPEC, min_distance)

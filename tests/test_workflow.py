@@ -10,11 +10,11 @@ import ase.db
 import ase.io
 import pytest
 import yaml
+from test_labeller import direct_ase_energy
 
-from conftest import LABELLED, PYTHON, REPO, SNAKEFILE, copy_run, small_si_structures, snakemake, write_config
+from conftest import PYTHON, REPO, SNAKEFILE, copy_run, small_si_structures, snakemake, write_config
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.data.database import structure_id_of
-from test_labeller import direct_ase_energy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 
@@ -37,7 +37,11 @@ def test_dry_run_lists_every_label_job(tmp_path: Path) -> None:
     ase.io.write(tmp_path / "si.extxyz", small_si_structures(3))
     write_config(tmp_path)
     result = snakemake(tmp_path, "-n")
-    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit() and not line.split()[0].endswith(":")}
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in result.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit() and not line.split()[0].endswith(":")
+    }
     assert counts["label"] == 3 and counts["ingest"] == 1 and counts["import_structures"] == 1
     assert not (tmp_path / "results" / "iter_0" / "labels").exists()
 
@@ -49,7 +53,9 @@ def test_database_holds_labels_matching_a_direct_ase_run(labelled_run: Path) -> 
     rows = list(db.select())
     assert len(rows) == 3 and {row.state for row in rows} == {"labelled"}
     assert all(row.origin == "test_rattle" and row.iteration == 0 and row.dft_hash for row in rows)
-    full = expand_config(yaml.safe_load((labelled_run / "config.yaml").read_text()) | {"structures": str(labelled_run / "si.extxyz")})
+    full = expand_config(
+        yaml.safe_load((labelled_run / "config.yaml").read_text()) | {"structures": str(labelled_run / "si.extxyz")}
+    )
     by_formula_positions = {structure_id_of(row): row for row in rows}
     from mlip_autopipec.data.ids import structure_id
 
@@ -106,8 +112,12 @@ def test_snakemake_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
 
 
 def test_lint_is_clean() -> None:
-    result = subprocess.run([PYTHON, "-m", "snakemake", "--lint", "-s", str(SNAKEFILE), "-d", str(REPO)], capture_output=True, text=True, timeout=300)
-    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr, result.stdout + result.stderr
+    result = subprocess.run(
+        [PYTHON, "-m", "snakemake", "--lint", "-s", str(SNAKEFILE), "-d", str(REPO)], capture_output=True, text=True, timeout=300
+    )
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr, (
+        result.stdout + result.stderr
+    )
 
 
 def test_a_failed_structure_is_recorded_and_the_others_go_on(tmp_path: Path) -> None:

@@ -10,10 +10,9 @@ import ase.io
 import pytest
 import yaml
 
-from conftest import FAST_SI_DFT
+from conftest import FAST_SI_DFT, snakemake
 from mlip_autopipec.data.database import structure_id_of
 from mlip_autopipec.data.trajectories import read_frames
-from conftest import snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 
@@ -21,14 +20,25 @@ pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 def test_dry_run_from_a_bare_composition_lists_every_job(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("composition: FePt\n")
     result = snakemake(tmp_path, "-n", target=None)
-    jobs = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit() and not line.split()[0].endswith(":")}
+    jobs = {
+        line.split()[0]: int(line.split()[1])
+        for line in result.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit() and not line.split()[0].endswith(":")
+    }
     dumped = yaml.safe_load((tmp_path / "results/exec_config_dump.yaml").read_text())
     conditions = len(dumped["explore"]["temperatures"]) * len(dumped["explore"]["ensembles"])
     n_explore = dumped["explore"]["starts"] * conditions
     expected = {
-        "generate": 1, "explore": n_explore, "select": 1,  # iteration 0 up to the DIRECT checkpoint
-        "train_plan": 1, "train_member": dumped["train"]["committee_size"], "train_committee": 1,
-        "simulate_md": conditions, "simulate": 1, "finalize": 1, "all": 1,  # the first loop iteration
+        "generate": 1,
+        "explore": n_explore,
+        "select": 1,  # iteration 0 up to the DIRECT checkpoint
+        "train_plan": 1,
+        "train_member": dumped["train"]["committee_size"],
+        "train_committee": 1,
+        "simulate_md": conditions,
+        "simulate": 1,
+        "finalize": 1,
+        "all": 1,  # the first loop iteration
     }
     assert {k: v for k, v in jobs.items() if k != "total"} == expected
     assert dumped["system"]["bonding_type"] == "metallic"

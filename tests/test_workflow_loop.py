@@ -69,8 +69,14 @@ def pw_runs(workdir: Path) -> tuple[list[str], list[str]]:
 def run_pipeline(workdir: Path, **popen: object) -> subprocess.Popen:
     """The user's command, in its own session so that the test can kill all of it."""
     log = open(workdir / "run.log", "a")
-    return subprocess.Popen([MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, **popen)
+    return subprocess.Popen(
+        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        **popen,
+    )
 
 
 # ---------------------------------------------------------------- processes
@@ -180,8 +186,13 @@ def resume(workdir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def dry_run(workdir: Path) -> str:
-    result = subprocess.run([PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", "config.yaml", "-n", "--rerun-incomplete"],
-                            cwd=workdir, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [PYTHON, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", "config.yaml", "-n", "--rerun-incomplete"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, f"dry run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout + result.stderr
 
@@ -263,7 +274,10 @@ def is_pw_mid_scf(pid: int, command: list[str]) -> bool:
 
 def is_pacemaker_mid_fit(pid: int, command: list[str]) -> bool:
     """pacemaker past its first BFGS iteration: interim potentials are on disk, the member's result is not."""
-    return any(Path(part).name == "pacemaker" for part in command[:2]) and re.search(r"Iteration\s+#[1-9]", _cwd_text(pid, "log.txt")) is not None
+    return (
+        any(Path(part).name == "pacemaker" for part in command[:2])
+        and re.search(r"Iteration\s+#[1-9]", _cwd_text(pid, "log.txt")) is not None
+    )
 
 
 def is_committee_md(pid: int, command: list[str]) -> bool:
@@ -274,7 +288,9 @@ def is_committee_md(pid: int, command: list[str]) -> bool:
     ("moment", "matches", "settle_s"),
     [("label", is_pw_mid_scf, 0.0), ("training", is_pacemaker_mid_fit, 0.0), ("simulate", is_committee_md, 1.0)],
 )
-def test_killed_run_resumes_without_repeating_dft(uninterrupted: Path, tmp_path: Path, moment: str, matches: object, settle_s: float) -> None:
+def test_killed_run_resumes_without_repeating_dft(
+    uninterrupted: Path, tmp_path: Path, moment: str, matches: object, settle_s: float
+) -> None:
     write_loop_config(tmp_path)
     process = run_pipeline(tmp_path)
     try:

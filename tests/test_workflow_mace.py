@@ -13,8 +13,7 @@ import ase.io
 import pytest
 import yaml
 
-from conftest import small_si_structures
-from conftest import copy_run, snakemake, write_config
+from conftest import copy_run, small_si_structures, snakemake, write_config
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 

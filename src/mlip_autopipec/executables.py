@@ -16,7 +16,13 @@ def venv_tool(name: str) -> str | None:
 
 
 def run_logged(
-    argv: list[str], cwd: Path, log: Path, env: dict[str, str], timeout_s: float | None, error: type[Exception], append: bool = True
+    argv: list[str],
+    cwd: Path,
+    log: Path,
+    env: dict[str, str],
+    timeout_s: float | None,
+    error: type[Exception],
+    append: bool = True,
 ) -> None:
     """Run a trainer with its output appended to ``log``; on time-out or failure raise ``error`` naming the log and its tail."""
     import os
@@ -26,7 +32,9 @@ def run_logged(
         handle.write(f"\n$ {' '.join(argv)}\n")
         handle.flush()
         try:
-            process = subprocess.run(argv, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **env}, timeout=timeout_s, check=False)
+            process = subprocess.run(
+                argv, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **env}, timeout=timeout_s, check=False
+            )
         except subprocess.TimeoutExpired:
             raise error(f"{Path(argv[0]).name} exceeded {timeout_s} s in {cwd}; see {log}") from None
     if process.returncode != 0:

@@ -44,14 +44,29 @@ def run_otf(
     """One on-the-fly run from ``start`` with the engine ``settings.engine`` names ('md' or 'kmc')."""
     if settings.engine == "kmc":
         return otf_kmc(
-            start, committee, threshold, temperature_K=temperature_K, steps=settings.kmc_steps, searches=settings.kmc_searches,
-            max_uncertain=settings.max_uncertain_per_run, supercell_atoms=explore.supercell_atoms, seed=seed,
+            start,
+            committee,
+            threshold,
+            temperature_K=temperature_K,
+            steps=settings.kmc_steps,
+            searches=settings.kmc_searches,
+            max_uncertain=settings.max_uncertain_per_run,
+            supercell_atoms=explore.supercell_atoms,
+            seed=seed,
         )
     return otf_md(
-        start, committee, threshold,
-        temperature_K=temperature_K, ensemble=ensemble, steps=settings.md_steps, timestep_fs=explore.timestep_fs,
-        check_every=settings.check_every, max_uncertain=settings.max_uncertain_per_run,
-        pressure_gpa=0.0, supercell_atoms=explore.supercell_atoms, seed=seed,
+        start,
+        committee,
+        threshold,
+        temperature_K=temperature_K,
+        ensemble=ensemble,
+        steps=settings.md_steps,
+        timestep_fs=explore.timestep_fs,
+        check_every=settings.check_every,
+        max_uncertain=settings.max_uncertain_per_run,
+        pressure_gpa=0.0,
+        supercell_atoms=explore.supercell_atoms,
+        seed=seed,
     )
 
 
@@ -85,7 +100,9 @@ def run_committee_job(
     runs, collected = [], []
     for path in starts:
         seed = job_seed(int(run_seed), path, temperature_K, ensemble, iteration)
-        result = run_otf(_read_start(path), committee, threshold, settings, explore, temperature_K=temperature_K, ensemble=ensemble, seed=seed)
+        result = run_otf(
+            _read_start(path), committee, threshold, settings, explore, temperature_K=temperature_K, ensemble=ensemble, seed=seed
+        )
         runs.append(result.summary())
         collected.extend(result.uncertain)
         log.info("%s: %s", path, result.summary().model_dump())

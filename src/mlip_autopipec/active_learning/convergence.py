@@ -72,13 +72,22 @@ def decide_status(
     warning = f"held-out force RMSE {latest:.3g} eV/A is above the target {target_force_rmse:.3g} eV/A" if above_target else None
     sampled = f"{fraction:.1%} uncertain checks over {steps} MD steps"
     if labels_so_far >= dft_budget:
-        return LoopDecision(status="converged", reason=f"DFT budget reached ({labels_so_far} of {dft_budget} labels)", evidence=evidence, warning=warning)
+        return LoopDecision(
+            status="converged",
+            reason=f"DFT budget reached ({labels_so_far} of {dft_budget} labels)",
+            evidence=evidence,
+            warning=warning,
+        )
     quiet = fraction < uncertain_fraction_limit
     if quiet and improvement is not None and improvement < min_improvement:
         return LoopDecision(
             status="converged",
             reason=f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force error "
-            + (f"improved by only {improvement:.1%} (< {min_improvement:.0%})" if improvement >= 0 else f"did not improve ({-improvement:.1%} worse)"),
+            + (
+                f"improved by only {improvement:.1%} (< {min_improvement:.0%})"
+                if improvement >= 0
+                else f"did not improve ({-improvement:.1%} worse)"
+            ),
             evidence=evidence,
             warning=warning,
         )

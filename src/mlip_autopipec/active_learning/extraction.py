@@ -290,8 +290,16 @@ def extract_uncertain(
     centres = choose_centres(atoms, values, n_centres, r_cut + buffer, threshold)
     carved = [
         carve_environment(
-            atoms, c, r_cut, buffer, periodic=periodic, gap=gap, core_radius=core_radius,
-            min_distance_factor=min_distance_factor, on_contact=on_contact, source_id=source,
+            atoms,
+            c,
+            r_cut,
+            buffer,
+            periodic=periodic,
+            gap=gap,
+            core_radius=core_radius,
+            min_distance_factor=min_distance_factor,
+            on_contact=on_contact,
+            source_id=source,
         )
         for c in centres
     ]

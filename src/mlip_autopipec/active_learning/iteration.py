@@ -51,8 +51,13 @@ def extract_candidates(uncertain: Sequence[Atoms], cutoff: float, settings: Acti
     large; every piece keeps its frame's uncertainty and is marked as coming from active learning."""
     candidates = []
     for atoms in uncertain:
-        for piece in extract_uncertain(atoms, cutoff, settings.extraction_buffer, force_std=atoms.arrays.get("force_std"),
-                                       max_whole_atoms=settings.extraction_max_whole_atoms):
+        for piece in extract_uncertain(
+            atoms,
+            cutoff,
+            settings.extraction_buffer,
+            force_std=atoms.arrays.get("force_std"),
+            max_whole_atoms=settings.extraction_max_whole_atoms,
+        ):
             piece.info.setdefault("uncertainty", atoms.info.get("uncertainty"))
             piece.info["origin"] = ORIGIN
             candidates.append(piece)
@@ -92,13 +97,29 @@ def decide_iteration(
     """
     candidates = extract_candidates(uncertain, cutoff, settings)
     remaining = max(0, int(dft_budget) - int(labels_so_far))
-    chosen, duplicates = most_uncertain_unique(candidates, elements, settings.duplicate_distance, min(int(per_iteration), remaining))
-    decision = decide_status(runs, settings.converged_uncertain_fraction, held_out_history, int(labels_so_far), int(dft_budget),
-                             settings.min_error_improvement, settings.target_force_rmse)
+    chosen, duplicates = most_uncertain_unique(
+        candidates, elements, settings.duplicate_distance, min(int(per_iteration), remaining)
+    )
+    decision = decide_status(
+        runs,
+        settings.converged_uncertain_fraction,
+        held_out_history,
+        int(labels_so_far),
+        int(dft_budget),
+        settings.min_error_improvement,
+        settings.target_force_rmse,
+    )
     if decision.status == "converged":
         chosen = []
-    evidence = IterationEvidence(**dict(decision.evidence), uncertain_frames=len(uncertain), extracted=len(candidates),
-                                 near_duplicates_removed=duplicates, selected=len(chosen), threshold=threshold)
-    status = IterationStatus(iteration=int(iteration), status=decision.status, reason=decision.reason, evidence=evidence,
-                             warning=decision.warning)
+    evidence = IterationEvidence(
+        **dict(decision.evidence),
+        uncertain_frames=len(uncertain),
+        extracted=len(candidates),
+        near_duplicates_removed=duplicates,
+        selected=len(chosen),
+        threshold=threshold,
+    )
+    status = IterationStatus(
+        iteration=int(iteration), status=decision.status, reason=decision.reason, evidence=evidence, warning=decision.warning
+    )
     return status, chosen

@@ -266,9 +266,7 @@ class _Walker:
         self.pause = pause and settings.pause_on_uncertain
         self.settings = settings
         self.uncertainty = uncertainty
-        self.search_rng, self.select_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(int(settings.seed)).spawn(2)
-        )
+        self.search_rng, self.select_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(settings.seed)).spawn(2))
         self.uncertain: list[Atoms] = []
         self.stats = SearchStats()
         self.step = 0
@@ -306,10 +304,14 @@ class _Walker:
             return None
         work = _with_calc(minimum, self.calc, minimum.positions + displacement)
         mode = displacement / np.linalg.norm(displacement)
-        with DimerControl(logfile=None, eigenmode_logfile=None, initial_eigenmode_method="displacement",
-                          displacement_method="vector", max_num_rot=4) as control:
-            dimer = MinModeAtoms(work, control, eigenmodes=[mode],
-                                 random_seed=int(self.search_rng.integers(2**31 - 1)))
+        with DimerControl(
+            logfile=None,
+            eigenmode_logfile=None,
+            initial_eigenmode_method="displacement",
+            displacement_method="vector",
+            max_num_rot=4,
+        ) as control:
+            dimer = MinModeAtoms(work, control, eigenmodes=[mode], random_seed=int(self.search_rng.integers(2**31 - 1)))
             with MinModeTranslate(dimer, logfile=None) as opt:
                 try:
                     converged = bool(opt.run(fmax=s.fmax_saddle, steps=s.max_saddle_steps))
@@ -348,8 +350,9 @@ class _Walker:
         d = minimum.get_distances(moved, range(len(minimum)), mic=bool(np.any(minimum.pbc)))
         indices = np.flatnonzero((d <= s.vineyard_radius) & ~fixed)
         n_zero = 3 if (not fixed.any() and len(indices) == len(minimum)) else 0
-        nu, why = vineyard_prefactor(_with_calc(minimum, self.calc), _with_calc(saddle, self.calc),
-                                     indices, s.vineyard_step, n_zero)
+        nu, why = vineyard_prefactor(
+            _with_calc(minimum, self.calc), _with_calc(saddle, self.calc), indices, s.vineyard_step, n_zero
+        )
         if nu is None:
             return DEFAULT_PREFACTOR, f"{why}: default prefactor {DEFAULT_PREFACTOR:g} /s used"
         return nu, why
@@ -375,9 +378,12 @@ class _Walker:
                 continue
             final_positions = final.get_positions()
             duplicate = next(
-                (e for e in table
-                 if abs(e.barrier - barrier) < s.energy_tolerance
-                 and max_displacement(minimum, e.final_positions, final_positions)[0] < s.same_state_tolerance),
+                (
+                    e
+                    for e in table
+                    if abs(e.barrier - barrier) < s.energy_tolerance
+                    and max_displacement(minimum, e.final_positions, final_positions)[0] < s.same_state_tolerance
+                ),
                 None,
             )
             if duplicate is not None:
@@ -388,15 +394,22 @@ class _Walker:
             self.check(final, "minimum")
             dist, moved = max_displacement(minimum, minimum.positions, final_positions)
             nu, note = self.prefactor(minimum, saddle, moved)
-            table.append(Event(
-                barrier=barrier, rate=harmonic_rate(barrier, s.temperature_K, nu), prefactor=nu,
-                saddle_energy=saddle_energy, final_energy=float(final.get_potential_energy()),
-                saddle_positions=saddle.get_positions(), final_positions=final_positions,
-                moved_atom=moved, max_displacement=dist, prefactor_note=note,
-            ))
+            table.append(
+                Event(
+                    barrier=barrier,
+                    rate=harmonic_rate(barrier, s.temperature_K, nu),
+                    prefactor=nu,
+                    saddle_energy=saddle_energy,
+                    final_energy=float(final.get_potential_energy()),
+                    saddle_positions=saddle.get_positions(),
+                    final_positions=final_positions,
+                    moved_atom=moved,
+                    max_displacement=dist,
+                    prefactor_note=note,
+                )
+            )
             self.stats.unique += 1
-            _log.info("kMC step %d: event %d, barrier %.3f eV, atom %d moves %.2f A",
-                      self.step, len(table), barrier, moved, dist)
+            _log.info("kMC step %d: event %d, barrier %.3f eV, atom %d moves %.2f A", self.step, len(table), barrier, moved, dist)
 
 
 def search_events(
@@ -447,16 +460,27 @@ def run_akmc(
         final = current.copy()
         final.calc = None
         barriers = [e.barrier for _, table in states for e in table]
-        return KMCResult(steps=len(records), time_s=clock, events=executed, barriers=barriers,
-                         uncertain=walker.uncertain, records=records, stats=walker.stats, final=final,
-                         paused=paused, reason=reason, tables=[table for _, table in states])
+        return KMCResult(
+            steps=len(records),
+            time_s=clock,
+            events=executed,
+            barriers=barriers,
+            uncertain=walker.uncertain,
+            records=records,
+            stats=walker.stats,
+            final=final,
+            paused=paused,
+            reason=reason,
+            tables=[table for _, table in states],
+        )
 
     try:
         walker.check(current, "minimum")
         for step in range(1, n_steps + 1):
             walker.step = step
-            table = next((t for pos, t in states
-                          if max_displacement(current, pos, current.positions)[0] < s.same_state_tolerance), None)
+            table = next(
+                (t for pos, t in states if max_displacement(current, pos, current.positions)[0] < s.same_state_tolerance), None
+            )
             if table is None:
                 table = []
                 states.append((current.get_positions(), table))
@@ -470,9 +494,20 @@ def run_akmc(
             current = _with_calc(current, calculator, event.final_positions)
             energy = float(current.get_potential_energy())
             executed.append(event)
-            records.append(KMCStep(step=step, n_events=len(table), total_rate=float(sum(e.rate for e in table)),
-                                   chosen=index, barrier=event.barrier, u_select=u1, u_time=u2, dt=dt,
-                                   time=clock, energy=energy))
+            records.append(
+                KMCStep(
+                    step=step,
+                    n_events=len(table),
+                    total_rate=float(sum(e.rate for e in table)),
+                    chosen=index,
+                    barrier=event.barrier,
+                    u_select=u1,
+                    u_time=u2,
+                    dt=dt,
+                    time=clock,
+                    energy=energy,
+                )
+            )
     except _Paused as stop:
         paused, reason = True, stop.reason
     return result()
@@ -481,7 +516,14 @@ def run_akmc(
 def event_summary(events: Sequence[Event]) -> list[dict[str, Any]]:
     """JSON-ready rows of an event table (no positions)."""
     return [
-        {"barrier": e.barrier, "rate": e.rate, "prefactor": e.prefactor, "moved_atom": e.moved_atom,
-         "max_displacement": e.max_displacement, "times_found": e.times_found, "prefactor_note": e.prefactor_note}
+        {
+            "barrier": e.barrier,
+            "rate": e.rate,
+            "prefactor": e.prefactor,
+            "moved_atom": e.moved_atom,
+            "max_displacement": e.max_displacement,
+            "times_found": e.times_found,
+            "prefactor_note": e.prefactor_note,
+        }
         for e in events
     ]

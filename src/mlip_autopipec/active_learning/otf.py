@@ -101,7 +101,9 @@ def otf_md(
     velocity_rng, thermostat_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
     work.calc = committee
     initial_velocities(work, float(temperature_K), velocity_rng)
-    dyn = make_dynamics(work, used, float(temperature_K), float(pressure_gpa), float(timestep_fs), 0.01, 100.0, 1000.0, thermostat_rng)
+    dyn = make_dynamics(
+        work, used, float(temperature_K), float(pressure_gpa), float(timestep_fs), 0.01, 100.0, 1000.0, thermostat_rng
+    )
     dog = watchdog or Watchdog()
     result = OtfResult(float(temperature_K), used, 0, 0, 0)
     trusted = _snapshot(work)
@@ -122,7 +124,13 @@ def otf_md(
         broken = dog.check(work, previous, float(temperature_K))
         if uncertainty > threshold or broken is not None:
             result.uncertain_checks += 1
-            result.uncertain.append(_collected(work, uncertainty, {"step": done, "temperature": float(temperature_K), "ensemble": used, "watchdog": broken or ""}))
+            result.uncertain.append(
+                _collected(
+                    work,
+                    uncertainty,
+                    {"step": done, "temperature": float(temperature_K), "ensemble": used, "watchdog": broken or ""},
+                )
+            )
             _restore(work, trusted)
             previous = None
             if len(result.uncertain) >= max_uncertain:

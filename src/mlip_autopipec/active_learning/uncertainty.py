@@ -84,7 +84,9 @@ def calibrate_threshold(
         needed = samples_needed(float(percentile), min_samples)
         if n < needed:
             value, how = _small_sample_percentile(finite, float(percentile))
-            notes.insert(0, f"only {n} training values (< {needed} needed to resolve the {percentile:g}th percentile): {how}, {value:.4g}")
+            notes.insert(
+                0, f"only {n} training values (< {needed} needed to resolve the {percentile:g}th percentile): {how}, {value:.4g}"
+            )
         else:
             value = float(np.percentile(finite, percentile))
             notes.insert(0, f"{percentile:g}th percentile of the committee spread on {n} training values: {value:.4g}")
@@ -150,7 +152,12 @@ def committee_threshold(
     training data" means. Structures drawn by fewer than two members use all members.
     """
     if fixed is not None:
-        return Threshold(value=float(fixed), percentile=float(percentile), n=0, reason=f"fixed by active_learning.uncertainty_threshold: {float(fixed):.4g}")
+        return Threshold(
+            value=float(fixed),
+            percentile=float(percentile),
+            n=0,
+            reason=f"fixed by active_learning.uncertainty_threshold: {float(fixed):.4g}",
+        )
     chosen = condensed(training) or list(training)
     spreads = []
     in_sample = 0
@@ -166,10 +173,16 @@ def committee_threshold(
         else:
             spreads.append(float(results[FORCE_KEY]))
     threshold = calibrate_threshold(spreads, percentile)
-    scope = f"{len(chosen)} condensed training structures of {len(training)}" if len(chosen) < len(training) else f"all {len(training)} training structures"
+    scope = (
+        f"{len(chosen)} condensed training structures of {len(training)}"
+        if len(chosen) < len(training)
+        else f"all {len(training)} training structures"
+    )
     if fitted_by is not None:
         scope += f"; spread over the members fitted to each structure for {in_sample} of them"
-    return Threshold(value=threshold.value, percentile=threshold.percentile, n=threshold.n, reason=f"{threshold.reason} (on {scope})")
+    return Threshold(
+        value=threshold.value, percentile=threshold.percentile, n=threshold.n, reason=f"{threshold.reason} (on {scope})"
+    )
 
 
 def fitted_by_members(manifest: Mapping[str, Any]) -> dict[str, list[int]]:
@@ -221,9 +234,7 @@ def is_uncertain(
     return False
 
 
-def uncertainty_hook(
-    threshold: Threshold | float, energy_threshold: Threshold | float | None = None
-) -> Callable[[Atoms], bool]:
+def uncertainty_hook(threshold: Threshold | float, energy_threshold: Threshold | float | None = None) -> Callable[[Atoms], bool]:
     """A ``callable(atoms) -> bool`` for samplers (kMC, MD) whose atoms carry the committee calculator.
     It also writes the spread into ``atoms.info['uncertainty']`` for :func:`remove_near_duplicates`."""
 

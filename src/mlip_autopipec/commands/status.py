@@ -47,12 +47,23 @@ def _number(value: float | None, digits: int) -> str:
 
 def iteration_table(iterations: list[dict]) -> Table:
     """One row per active-learning iteration: DFT work, held-out errors and the loop's decision."""
-    table = Table(title="Iterations", caption="pw.x s: time in pw.x (cache hits excluded); F, E: held-out force (eV/A) and energy (meV/atom) RMSE, dimer/trimer scans left out")
+    table = Table(
+        title="Iterations",
+        caption="pw.x s: time in pw.x (cache hits excluded); F, E: held-out force (eV/A) and energy (meV/atom) RMSE, dimer/trimer scans left out",
+    )
     for column in ("iter", "labelled", "failed", "pw.x runs", "pw.x s", "F RMSE", "E RMSE", "decision"):
         table.add_column(column, justify="left" if column == "decision" else "right")
     for it in iterations:
         energy = it["test_energy_rmse_per_atom"]
         decision = it["status"] or ""
-        table.add_row(str(it["iteration"]), str(it["labelled"]), str(it["failed"]), str(it["pw_runs"]), _number(it["pw_seconds"], 1),
-                      _number(it["test_force_rmse"], 3), _number(None if energy is None else 1e3 * energy, 1), decision)
+        table.add_row(
+            str(it["iteration"]),
+            str(it["labelled"]),
+            str(it["failed"]),
+            str(it["pw_runs"]),
+            _number(it["pw_seconds"], 1),
+            _number(it["test_force_rmse"], 3),
+            _number(None if energy is None else 1e3 * energy, 1),
+            decision,
+        )
     return table

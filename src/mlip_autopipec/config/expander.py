@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mlip_autopipec.config.loader import describe_validation_error, load_minimal_config
 from mlip_autopipec.config import heuristics
+from mlip_autopipec.config.loader import describe_validation_error, load_minimal_config
 from mlip_autopipec.config.models import (
     ActiveLearningConfig,
     DFTConfig,
@@ -65,7 +65,12 @@ class ConfigExpander:
             explore=explore,
             select=self.expand_select(dft_budget, max_iterations),
             train=self.expand_train(),
-            active_learning=self._section(ActiveLearningConfig, "active_learning", {}, {"uncertainty_percentile": "threshold from the committee's own spread on its training data, not a magic number"}),
+            active_learning=self._section(
+                ActiveLearningConfig,
+                "active_learning",
+                {},
+                {"uncertainty_percentile": "threshold from the committee's own spread on its training data, not a magic number"},
+            ),
             dft=self.expand_dft(),
             label=self._validated_section(LabelConfig, m.label, "label"),
         )
@@ -104,7 +109,9 @@ class ConfigExpander:
             },
             {
                 "bonding_type": bonding.why,
-                "prototype": prototype.why if prototype else "no prototype fits: random packed cells at the expected density (or give 'structures:')",
+                "prototype": prototype.why
+                if prototype
+                else "no prototype fits: random packed cells at the expected density (or give 'structures:')",
                 "melting_point_k": melting_why,
             },
         )
@@ -136,7 +143,9 @@ class ConfigExpander:
             "rattle_temperatures": heuristics.rattle_temperatures(explore.temperatures),
         }
         why = {
-            "enabled": "your structures are labelled as given" if self.minimal.structures else "no structures given: generate them from the composition",
+            "enabled": "your structures are labelled as given"
+            if self.minimal.structures
+            else "no structures given: generate them from the composition",
             "target_atoms": atoms_why,
             "rattle_temperatures": "the coolest and hottest MD temperatures bracket the thermal displacements",
         }
@@ -170,8 +179,12 @@ class ConfigExpander:
     def expand_select(self, dft_budget: int, max_iterations: int) -> SelectConfig:
         initial, per_iteration, why = heuristics.budget_split(dft_budget, max_iterations)
         cluster_why = "dimers and trimers pin the short range; capped at a fifth of the picks so the bulk, not the outlying clusters, fills the DIRECT budget"
-        return self._section(SelectConfig, "select", {"initial_structures": initial, "per_iteration": per_iteration},
-                             {"initial_structures": why, "per_iteration": why, "cluster_fraction": cluster_why})
+        return self._section(
+            SelectConfig,
+            "select",
+            {"initial_structures": initial, "per_iteration": per_iteration},
+            {"initial_structures": why, "per_iteration": why, "cluster_fraction": cluster_why},
+        )
 
     @staticmethod
     def _validated_section(model: type[BaseModel], overrides: dict[str, Any] | None, name: str) -> Any:

@@ -37,7 +37,10 @@ def md_temperatures(melting_point: float, bonding: BondingAnalysis, user: list[f
     if bonding.bonding_type == "molecular":
         return list(MOLECULAR_TEMPERATURES), "molecular system: 100-600 K around ambient conditions"
     temperatures = sorted({float(round(f * melting_point / 10.0) * 10) for f in TEMPERATURE_FRACTIONS})
-    return temperatures, f"{', '.join(f'{f:g}' for f in TEMPERATURE_FRACTIONS)} x the estimated melting point ({melting_point:.0f} K); the last samples the liquid"
+    return (
+        temperatures,
+        f"{', '.join(f'{f:g}' for f in TEMPERATURE_FRACTIONS)} x the estimated melting point ({melting_point:.0f} K); the last samples the liquid",
+    )
 
 
 def md_timestep(elements: list[str]) -> tuple[float, str]:
@@ -52,7 +55,11 @@ def budget_split(dft_budget: int, max_iterations: int) -> tuple[int, int, str]:
     """Labels for iteration 0 and for each later iteration, from the total DFT budget."""
     initial = max(1, int(round(0.4 * dft_budget)))
     per_iteration = max(1, (dft_budget - initial) // max(1, max_iterations))
-    return initial, per_iteration, f"40% of the DFT budget ({dft_budget}) for the initial set, the rest spread over {max_iterations} iterations"
+    return (
+        initial,
+        per_iteration,
+        f"40% of the DFT budget ({dft_budget}) for the initial set, the rest spread over {max_iterations} iterations",
+    )
 
 
 def rattle_temperatures(temperatures: list[float]) -> list[float]:

@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
 Ensemble = Literal["nvt", "npt"]
 
 
@@ -39,7 +38,9 @@ class MinimalConfig(StrictModel):
     explore: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'explore' section.")
     select: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'select' section.")
     train: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'train' section.")
-    active_learning: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'active_learning' section.")
+    active_learning: dict[str, Any] | None = Field(
+        default=None, description="Overrides of the expanded 'active_learning' section."
+    )
     dft: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'dft' section.")
     label: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'label' section.")
 
@@ -96,7 +97,9 @@ class LabelConfig(StrictModel):
     mpi: MPIConfig = Field(default_factory=MPIConfig)
     walltime_s: float = Field(default=3600.0, gt=0, description="Wall-time limit of one pw.x attempt.")
     max_attempts: int = Field(default=4, ge=1, le=10, description="Attempts per structure, the recovery ladder included.")
-    cache_dir: str = Field(default="label_cache", description="Labels keyed by (structure id, DFT hash); survives 'rm -r results'.")
+    cache_dir: str = Field(
+        default="label_cache", description="Labels keyed by (structure id, DFT hash); survives 'rm -r results'."
+    )
     retry_failed: bool = Field(default=False, description="Recompute structures whose cached label failed.")
     keep_scratch: bool = Field(default=False, description="Keep wavefunctions and charge density after success.")
 
@@ -162,7 +165,10 @@ class SelectConfig(StrictModel):
     initial_structures: int = Field(default=100, ge=1, description="Labels selected in iteration 0.")
     per_iteration: int = Field(default=50, ge=1, description="Uncertain structures labelled per later iteration.")
     cluster_fraction: float = Field(
-        default=0.2, ge=0, le=1, description="Largest share of the initial picks that may be dimers, trimers and other non-periodic clusters."
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Largest share of the initial picks that may be dimers, trimers and other non-periodic clusters.",
     )
     why: dict[str, str] = Field(default_factory=dict)
 
@@ -176,8 +182,14 @@ class TrainConfig(StrictModel):
         default="ace",
         description="ace: pacemaker ACE members (fast CPU fits, LAMMPS .yace export, extrapolation grade); mace: mace_run_train MACE members (.model files).",
     )
-    optimizer_steps: int | None = Field(default=None, ge=1, description="pacemaker BFGS iterations (backend ace); none: chosen from the data size.")
-    mace_epochs: int | None = Field(default=None, ge=1, description="MACE training epochs (backend mace); none: about 2000 optimiser steps for the data size, 40-400 epochs.")
+    optimizer_steps: int | None = Field(
+        default=None, ge=1, description="pacemaker BFGS iterations (backend ace); none: chosen from the data size."
+    )
+    mace_epochs: int | None = Field(
+        default=None,
+        ge=1,
+        description="MACE training epochs (backend mace); none: about 2000 optimiser steps for the data size, 40-400 epochs.",
+    )
     mace_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Extra mace_run_train flags (backend mace) over the tiny default model, e.g. {num_channels: 32, max_L: 1}.",
@@ -198,22 +210,34 @@ class TrainConfig(StrictModel):
 class ActiveLearningConfig(StrictModel):
     """Uncertainty-driven MD with the committee and the loop's stopping rule."""
 
-    engine: Literal["md", "kmc"] = Field(default="md", description="Committee MD, or adaptive kMC (saddle searches) for rare events.")
+    engine: Literal["md", "kmc"] = Field(
+        default="md", description="Committee MD, or adaptive kMC (saddle searches) for rare events."
+    )
     kmc_steps: int = Field(default=10, ge=1, description="aKMC steps per start and temperature (engine: kmc).")
     kmc_searches: int = Field(default=8, ge=1, description="Dimer saddle searches per state (engine: kmc).")
     uncertainty_percentile: float = Field(default=95.0, gt=0, lt=100)
-    uncertainty_threshold: float | None = Field(default=None, gt=0, description="A fixed max force std (eV/A) instead of the calibrated one.")
+    uncertainty_threshold: float | None = Field(
+        default=None, gt=0, description="A fixed max force std (eV/A) instead of the calibrated one."
+    )
     target_force_rmse: float | None = Field(
-        default=None, gt=0, description="Held-out force RMSE (eV/A) that counts as accurate enough, so the loop may stop without waiting for the error to flatten."
+        default=None,
+        gt=0,
+        description="Held-out force RMSE (eV/A) that counts as accurate enough, so the loop may stop without waiting for the error to flatten.",
     )
     converged_uncertain_fraction: float = Field(default=0.02, ge=0, le=1)
-    min_error_improvement: float = Field(default=0.05, ge=0, lt=1, description="Relative held-out force-error gain below which learning has stopped.")
+    min_error_improvement: float = Field(
+        default=0.05, ge=0, lt=1, description="Relative held-out force-error gain below which learning has stopped."
+    )
     md_steps: int = Field(default=2000, ge=1, description="Committee MD steps per start, temperature and ensemble.")
     check_every: int = Field(default=10, ge=1, description="Steps between uncertainty checks.")
     max_uncertain_per_run: int = Field(default=10, ge=1)
-    extraction_max_whole_atoms: int = Field(default=64, ge=1, description="Cells up to this size are labelled whole; larger ones are carved.")
+    extraction_max_whole_atoms: int = Field(
+        default=64, ge=1, description="Cells up to this size are labelled whole; larger ones are carved."
+    )
     extraction_buffer: float = Field(default=2.0, ge=0, description="A beyond the model cutoff around a carved centre.")
-    duplicate_distance: float = Field(default=0.01, ge=0, description="Structure-descriptor distance under which uncertain frames are duplicates.")
+    duplicate_distance: float = Field(
+        default=0.01, ge=0, description="Structure-descriptor distance under which uncertain frames are duplicates."
+    )
     why: dict[str, str] = Field(default_factory=dict)
 
 

@@ -7,7 +7,7 @@ so no job that may run in parallel ever writes the SQLite file.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,13 +64,19 @@ class StructureIndex:
         if row is not None:
             if _RANK[row.state] > _RANK[state] or (row.state == "labelled" and state == "failed"):
                 return sid
-            kept = {k: v for k, v in row.key_value_pairs.items() if k not in provenance and k not in ('state', 'structure_id')}
+            kept = {k: v for k, v in row.key_value_pairs.items() if k not in provenance and k not in ("state", "structure_id")}
             provenance = {**kept, **provenance}
             history = list((row.data or {}).get("history", []))
             data = {**(row.data or {}), **(data or {})}
             del self.db[row.id]
         if not history or history[-1]["state"] != state:
-            history.append({"state": state, "iteration": provenance.get("iteration"), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            history.append(
+                {
+                    "state": state,
+                    "iteration": provenance.get("iteration"),
+                    "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
         data = {**(data or {}), "history": history}
         values = {k: v for k, v in provenance.items() if v is not None}
         self.db.write(atoms, key_value_pairs={"structure_id": db_structure_id(sid), "state": state, **values}, data=data)

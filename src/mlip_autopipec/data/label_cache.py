@@ -84,6 +84,8 @@ def _acquire(fd: int, path: Path, max_wait_s: float, poll_s: float = 0.5) -> boo
             time.sleep(poll_s)
         except OSError as error:
             if error.errno in _NO_FLOCK:
-                logging.getLogger(__name__).warning("no file locking on %s (%s); labelling without the lock", path, error.strerror)
+                logging.getLogger(__name__).warning(
+                    "no file locking on %s (%s); labelling without the lock", path, error.strerror
+                )
                 return False
             raise

@@ -48,12 +48,21 @@ class Attempt(RunFile):
     number: int = Field(description="Attempt number within the label job, from 1 (count).")
     rung: str = Field(description="Recovery-ladder rung the attempt ran with, e.g. 'base', 'gentler_mixing' (engine's name).")
     overrides: dict[str, Any] = Field(
-        default_factory=dict, description="Parameters the rung changed relative to the DFT config (engine's names and units, e.g. mixing_beta)."
+        default_factory=dict,
+        description="Parameters the rung changed relative to the DFT config (engine's names and units, e.g. mixing_beta).",
     )
-    restarted_from_charge_density: bool = Field(default=False, description="True when the attempt started from the previous attempt's charge density.")
-    status: str = Field(description="Outcome: converged, scf_not_converged, crashed, truncated, missing_forces, missing_stress or walltime_exceeded.")
-    reason: str = Field(default="", description="The outcome in words (the program's error message when it gave one); empty when converged.")
-    scf_iterations: int | None = Field(default=None, description="SCF iterations the program ran (count); None when it printed none.")
+    restarted_from_charge_density: bool = Field(
+        default=False, description="True when the attempt started from the previous attempt's charge density."
+    )
+    status: str = Field(
+        description="Outcome: converged, scf_not_converged, crashed, truncated, missing_forces, missing_stress or walltime_exceeded."
+    )
+    reason: str = Field(
+        default="", description="The outcome in words (the program's error message when it gave one); empty when converged."
+    )
+    scf_iterations: int | None = Field(
+        default=None, description="SCF iterations the program ran (count); None when it printed none."
+    )
     wall_time_s: float = Field(default=0.0, description="Wall time of the program's process (s, rounded to 1 ms).")
 
 
@@ -66,26 +75,41 @@ class LabelRecord(RunFile):
 
     structure_id: str = Field(description="Content id of the structure (data.ids.structure_id, 16 hex digits).")
     state: LabelState = Field(description="'labelled' (energy and forces present) or 'failed' (reason says why).")
-    reason: str = Field(default="", description="Why the label failed: the last outcome and the attempt count; empty when labelled.")
+    reason: str = Field(
+        default="", description="Why the label failed: the last outcome and the attempt count; empty when labelled."
+    )
     iteration: int = Field(default=0, description="Active-learning iteration the label was asked for (0 = initial selection).")
-    origin: str = Field(default="unknown", description="Generator or stage the structure came from (e.g. 'rattle_2at', 'isolated_atom').")
+    origin: str = Field(
+        default="unknown", description="Generator or stage the structure came from (e.g. 'rattle_2at', 'isolated_atom')."
+    )
     dft_hash: str = Field(description="Hash of dft_parameters: the label cache's key, with the structure id.")
-    dft_parameters: dict[str, Any] = Field(description="Every DFT value that changes the label (Ry, 1/Angstrom as in the DFT config).")
+    dft_parameters: dict[str, Any] = Field(
+        description="Every DFT value that changes the label (Ry, 1/Angstrom as in the DFT config)."
+    )
     pseudo_family: str = Field(description="Pseudopotential family the files came from (e.g. 'oncvpsp-pbe').")
     pseudo_md5: dict[str, str] = Field(description="MD5 checksum of each element's pseudopotential file (element -> hex digest).")
-    kpoints: list[int] | None = Field(default=None, description="Monkhorst-Pack subdivisions along the three cell vectors; None for the Gamma point only.")
+    kpoints: list[int] | None = Field(
+        default=None, description="Monkhorst-Pack subdivisions along the three cell vectors; None for the Gamma point only."
+    )
     numbers: list[int] = Field(description="Atomic numbers, one per atom.")
     positions: list[list[float]] = Field(description="Cartesian positions, one row per atom (Angstrom).")
     cell: list[list[float]] = Field(description="Cell vectors as rows (Angstrom).")
     pbc: list[bool] = Field(description="Periodicity along the three cell vectors.")
     energy: float | None = Field(default=None, description="Total energy (eV; the free energy with smearing); None when failed.")
-    forces: list[list[float]] | None = Field(default=None, description="Forces, one row per atom (eV/Angstrom); None when failed.")
-    stress: list[float] | None = Field(
-        default=None, description="Stress in Voigt order xx, yy, zz, yz, xz, xy (eV/Angstrom^3); None when failed or not fully periodic."
+    forces: list[list[float]] | None = Field(
+        default=None, description="Forces, one row per atom (eV/Angstrom); None when failed."
     )
-    attempts: list[Attempt] = Field(default_factory=list, description="Every run of the DFT program, in order; empty for a label never computed here.")
+    stress: list[float] | None = Field(
+        default=None,
+        description="Stress in Voigt order xx, yy, zz, yz, xz, xy (eV/Angstrom^3); None when failed or not fully periodic.",
+    )
+    attempts: list[Attempt] = Field(
+        default_factory=list, description="Every run of the DFT program, in order; empty for a label never computed here."
+    )
     wall_time_s: float = Field(default=0.0, description="Wall time of the whole ladder (s, rounded to 1 ms).")
-    cache_hit: bool = Field(default=False, description="True when this job took the label from the label cache instead of running DFT.")
+    cache_hit: bool = Field(
+        default=False, description="True when this job took the label from the label cache instead of running DFT."
+    )
 
     @classmethod
     def structure_fields(cls, atoms: Atoms) -> dict[str, Any]:
@@ -121,7 +145,6 @@ class IngestSummary(RunFile):
     database: dict[str, int] = Field(description="Rows of the whole database index by state after ingesting (state -> count).")
 
 
-
 # ---------------------------------------------------------------- training (plan, member, committee, metrics)
 
 
@@ -151,8 +174,12 @@ class SplitRecord(BaseModel):
     seed: int = Field(description="Seed of the split.")
     test_fraction: float = Field(description="Fraction of the newly split distinct structures held out (dimensionless).")
     origins: dict[str, dict[str, int]] = Field(description="Origin -> {'train': count, 'test': count} of distinct structures.")
-    train_file: str = Field(description="extxyz of the training structures with their DFT labels, relative to the committee folder.")
-    test_file: str = Field(description="extxyz of the held-out structures with their DFT labels, relative to the committee folder.")
+    train_file: str = Field(
+        description="extxyz of the training structures with their DFT labels, relative to the committee folder."
+    )
+    test_file: str = Field(
+        description="extxyz of the held-out structures with their DFT labels, relative to the committee folder."
+    )
 
 
 class CommitteePlan(TrainingFile):
@@ -169,7 +196,9 @@ class CommitteePlan(TrainingFile):
     committee_size: int = Field(ge=1, description="Number of members (count).")
     baseline: BaselineChoice = Field(description="Baseline subtracted from the labels and added back at run time.")
     reference_energies: dict[str, float] = Field(description="Per-element reference energy (eV/atom) removed from the targets.")
-    isolated_energies: dict[str, float] = Field(description="DFT isolated-atom energies (eV) that fixed reference energies, if any.")
+    isolated_energies: dict[str, float] = Field(
+        description="DFT isolated-atom energies (eV) that fixed reference energies, if any."
+    )
     settings: CommitteeSettings = Field(description="Split, seed and bootstrap: shared by every backend.")
     settings_why: dict[str, str] = Field(description="Setting name -> why it has its value.")
     split: SplitRecord = Field(description="The train/test split.")
@@ -279,8 +308,12 @@ class CommitteeErrors(BaseModel):
 
     train: ErrorStats = Field(description="On the whole training split.")
     test: ErrorStats = Field(description="On the held-out structures.")
-    test_condensed: ErrorStats | None = Field(default=None, description="Held out, without dimer/trimer scans (only when some were).")
-    test_initial: ErrorStats | None = Field(default=None, description="On the run's first test set (without scans): the loop's yardstick.")
+    test_condensed: ErrorStats | None = Field(
+        default=None, description="Held out, without dimer/trimer scans (only when some were)."
+    )
+    test_initial: ErrorStats | None = Field(
+        default=None, description="On the run's first test set (without scans): the loop's yardstick."
+    )
 
 
 class MemberErrors(BaseModel):
@@ -303,14 +336,15 @@ class CommitteeMetrics(TrainingFile):
     units: dict[str, str] = Field(description="Unit of each kind of error.")
 
 
-
 # ---------------------------------------------------------------- selection and active learning (summaries, threshold, status)
 
 
 class GenerateSummary(RunFile):
     """``results/iter_0/generated_summary.json`` (rule ``generate``): what the structure generators produced."""
 
-    structures: int = Field(description="Structures written to generated.extxyz, after the distance filter and de-duplication (count).")
+    structures: int = Field(
+        description="Structures written to generated.extxyz, after the distance filter and de-duplication (count)."
+    )
     by_origin: dict[str, int] = Field(description="Structures kept per generator origin (origin -> count).")
     dropped_min_distance: dict[str, int] = Field(
         description="Structures dropped for two atoms closer than the minimum distance, per origin (origin -> count)."
@@ -336,7 +370,9 @@ class ExploreRun(RunFile):
     n_frames: int = Field(description="Frames sampled and kept (count).")
     stopped_early: bool = Field(description="True when the watchdog or a failure stopped the trajectory.")
     reason: str | None = Field(description="Why the trajectory stopped early; None when it ran to the end.")
-    frames_path: str | None = Field(description="File the frames were written to by the driver itself; None when the job writes them.")
+    frames_path: str | None = Field(
+        description="File the frames were written to by the driver itself; None when the job writes them."
+    )
     wall_time_s: float = Field(description="Wall time of the trajectory (s, rounded to 0.01 s).")
     notes: list[str] = Field(description="Remarks on what was run instead of what was asked (e.g. NPT run as NVT).")
 
@@ -357,9 +393,13 @@ class SelectionSummary(RunFile):
     explored: int = Field(description="Candidates from surrogate MD (count).")
     selected_from_exploration: int = Field(description="Picks that came from surrogate MD (count).")
     selected: int = Field(description="Structures written for labelling, duplicates collapsed (count).")
-    forced_isolated_atoms: int = Field(description="Isolated atoms kept whatever DIRECT says, for the reference energies (count).")
+    forced_isolated_atoms: int = Field(
+        description="Isolated atoms kept whatever DIRECT says, for the reference energies (count)."
+    )
     few_atom_clusters: int = Field(description="Picks that are dimer or trimer scans (count).")
-    coverage: float = Field(description="Smallest share of DIRECT clusters that got a pick, over the selection's pools (fraction, 0-1).")
+    coverage: float = Field(
+        description="Smallest share of DIRECT clusters that got a pick, over the selection's pools (fraction, 0-1)."
+    )
     clusters: int = Field(description="BIRCH clusters over all pools (count).")
     pca_components: int = Field(description="Principal components kept to cluster in, largest over the pools (count).")
 
@@ -417,7 +457,9 @@ class StopEvidence(RunFile):
     relative_improvement: float | None = Field(
         description="(previous - latest) / previous held-out force RMSE; None with fewer than two comparable values (fraction)."
     )
-    target_force_rmse: float | None = Field(description="Held-out force RMSE that counts as accurate enough; None when unset (eV/A).")
+    target_force_rmse: float | None = Field(
+        description="Held-out force RMSE that counts as accurate enough; None when unset (eV/A)."
+    )
     labels_so_far: int = Field(description="DFT labels of all iterations up to this one (count).")
     dft_budget: int = Field(description="Most DFT labels the run may spend (count).")
 
@@ -425,10 +467,14 @@ class StopEvidence(RunFile):
 class LoopDecision(RunFile):
     """The stopping rule's answer for one iteration: converged or continue, why, and on what evidence."""
 
-    status: LoopState = Field(description="'converged' stops the loop; 'continue' labels the selected structures and trains again.")
+    status: LoopState = Field(
+        description="'converged' stops the loop; 'continue' labels the selected structures and trains again."
+    )
     reason: str = Field(description="The decision in words, with the numbers it rests on.")
     evidence: StopEvidence = Field(description="The numbers the decision rests on.")
-    warning: str | None = Field(default=None, description="Set when the loop stops learning above the target error; omitted from the file when None.")
+    warning: str | None = Field(
+        default=None, description="Set when the loop stops learning above the target error; omitted from the file when None."
+    )
 
     @model_serializer(mode="wrap")
     def _omit_missing_warning(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -34,8 +34,14 @@ def _status(path: Path) -> IterationStatus | None:
 def iteration_summary(folder: Path) -> dict[str, Any]:
     """One ``results/iter_{i}`` folder: labels by state, pw.x runs and seconds (cache hits excluded), model errors, status."""
     match = _ITERATION.search(folder.name)
-    summary: dict[str, Any] = {"iteration": int(match.group(1)) if match else None, "labelled": 0, "failed": 0, "cache_hits": 0,
-                               "pw_runs": 0, "pw_seconds": 0.0}
+    summary: dict[str, Any] = {
+        "iteration": int(match.group(1)) if match else None,
+        "labelled": 0,
+        "failed": 0,
+        "cache_hits": 0,
+        "pw_runs": 0,
+        "pw_seconds": 0.0,
+    }
     for path in sorted((folder / "labels").glob("*.json")):
         try:
             record = LabelRecord.read(path)

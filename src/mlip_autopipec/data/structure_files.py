@@ -21,7 +21,9 @@ def read_structures(path: str | Path, allowed_elements: list[str] | None = None)
         read = ase.io.read(path, index=":")
         frames = read if isinstance(read, list) else [read]
     except Exception as exc:  # ASE raises many types for unreadable files
-        raise StructureFileError(f"structures: cannot read '{path}' ({type(exc).__name__}: {exc}); give an extxyz or other ASE-readable file") from None
+        raise StructureFileError(
+            f"structures: cannot read '{path}' ({type(exc).__name__}: {exc}); give an extxyz or other ASE-readable file"
+        ) from None
     if not frames:
         raise StructureFileError(f"structures: '{path}' holds no structure; add at least one frame")
     for number, atoms in enumerate(frames):

@@ -24,6 +24,7 @@ def write_frames(path: str | Path, frames: Sequence[Atoms]) -> Path:
     A reader never sees half a file: until the rename only a hidden ``.<name>.*.tmp`` exists, and it is
     removed when writing fails. Zero frames give a valid empty file (read it with :func:`read_frames`).
     """
+
     def write(raw: IO[bytes]) -> None:
         with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed:
             with io.TextIOWrapper(compressed, encoding="utf-8") as text:

@@ -101,5 +101,15 @@ def structure_descriptors(frames: Sequence[Atoms], spec: DescriptorSpec) -> np.n
     species = np.concatenate([p[1] for p in packed]).astype(np.int64)
     cells = np.stack([p[2] for p in packed])
     pbcs = np.stack([p[3] for p in packed])
-    return batch_structure_descriptors(positions, species, atom_offsets, cells, pbcs, len(spec.species),
-                                       float(spec.r_cut), spec.n_max, spec.l_max, bool(spec.include_variance))
+    return batch_structure_descriptors(
+        positions,
+        species,
+        atom_offsets,
+        cells,
+        pbcs,
+        len(spec.species),
+        float(spec.r_cut),
+        spec.n_max,
+        spec.l_max,
+        bool(spec.include_variance),
+    )

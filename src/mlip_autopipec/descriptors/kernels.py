@@ -95,9 +95,20 @@ def _radial_basis(r: float, r_cut: float, n_max: int, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _density_coefficients(vectors: np.ndarray, nb_species: np.ndarray, start: int, stop: int, n_species: int,
-                          r_cut: float, n_max: int, l_max: int, norms: np.ndarray,
-                          coeffs: np.ndarray, g: np.ndarray, ylm: np.ndarray) -> None:
+def _density_coefficients(
+    vectors: np.ndarray,
+    nb_species: np.ndarray,
+    start: int,
+    stop: int,
+    n_species: int,
+    r_cut: float,
+    n_max: int,
+    l_max: int,
+    norms: np.ndarray,
+    coeffs: np.ndarray,
+    g: np.ndarray,
+    ylm: np.ndarray,
+) -> None:
     """c[Z, n, lm] of one centre from its neighbour rows start:stop (coeffs is overwritten)."""
     n_lm = (l_max + 1) ** 2
     coeffs[:] = 0.0
@@ -141,14 +152,23 @@ def _atoms_serial(offsets, vectors, nb_species, n_species, r_cut, n_max, l_max, 
     g = np.empty(n_max)
     ylm = np.empty((l_max + 1) ** 2)
     for i in range(offsets.shape[0] - 1):
-        _density_coefficients(vectors, nb_species, offsets[i], offsets[i + 1], n_species, r_cut, n_max, l_max,
-                              norms, coeffs, g, ylm)
+        _density_coefficients(
+            vectors, nb_species, offsets[i], offsets[i + 1], n_species, r_cut, n_max, l_max, norms, coeffs, g, ylm
+        )
         _power_spectrum(coeffs, l_max, out[i])
 
 
 @njit(cache=True, parallel=True)
-def atom_descriptors(positions: np.ndarray, species: np.ndarray, cell: np.ndarray, pbc: np.ndarray,
-                     n_species: int, r_cut: float, n_max: int, l_max: int) -> np.ndarray:
+def atom_descriptors(
+    positions: np.ndarray,
+    species: np.ndarray,
+    cell: np.ndarray,
+    pbc: np.ndarray,
+    n_species: int,
+    r_cut: float,
+    n_max: int,
+    l_max: int,
+) -> np.ndarray:
     """Per-atom power spectra (n_atoms, n_features) of one structure, parallel over atoms."""
     offsets, indices, vectors, _ = find_neighbours(positions, cell, pbc, r_cut)
     nb_species = species[indices]
@@ -160,15 +180,15 @@ def atom_descriptors(positions: np.ndarray, species: np.ndarray, cell: np.ndarra
         coeffs = np.empty((n_species, n_max, (l_max + 1) ** 2))
         g = np.empty(n_max)
         ylm = np.empty((l_max + 1) ** 2)
-        _density_coefficients(vectors, nb_species, offsets[i], offsets[i + 1], n_species, r_cut, n_max, l_max,
-                              norms, coeffs, g, ylm)
+        _density_coefficients(
+            vectors, nb_species, offsets[i], offsets[i + 1], n_species, r_cut, n_max, l_max, norms, coeffs, g, ylm
+        )
         _power_spectrum(coeffs, l_max, out[i])
     return out
 
 
 @njit(cache=True)
-def _species_moments(per_atom: np.ndarray, species: np.ndarray, n_species: int, include_variance: bool,
-                     out: np.ndarray) -> None:
+def _species_moments(per_atom: np.ndarray, species: np.ndarray, n_species: int, include_variance: bool, out: np.ndarray) -> None:
     """Per-centre-species mean (then variance) of per-atom rows, concatenated; absent species give zeros.
 
     Two-pass variance (population, 1/N) so replicated cells give the same value to round-off.
@@ -228,9 +248,18 @@ def radial_table(r: np.ndarray, r_cut: float, n_max: int) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True)
-def batch_structure_descriptors(positions: np.ndarray, species: np.ndarray, atom_offsets: np.ndarray,
-                                cells: np.ndarray, pbcs: np.ndarray, n_species: int, r_cut: float, n_max: int,
-                                l_max: int, include_variance: bool) -> np.ndarray:
+def batch_structure_descriptors(
+    positions: np.ndarray,
+    species: np.ndarray,
+    atom_offsets: np.ndarray,
+    cells: np.ndarray,
+    pbcs: np.ndarray,
+    n_species: int,
+    r_cut: float,
+    n_max: int,
+    l_max: int,
+    include_variance: bool,
+) -> np.ndarray:
     """Structure descriptors of many frames packed end to end, parallel over frames.
 
     Frame f owns atoms atom_offsets[f]:atom_offsets[f+1]; a whole frame per thread keeps the

@@ -177,8 +177,23 @@ def _bin_images(img_pos: np.ndarray, r_cut: float):
 
 
 @njit(cache=True)
-def _scan(i: int, img_pos, central, order, start, img_bin, nbin, r_cut: float, out_j, out_vec, out_shift,
-          img_atom, img_shift, base: int, fill: bool) -> int:
+def _scan(
+    i: int,
+    img_pos,
+    central,
+    order,
+    start,
+    img_bin,
+    nbin,
+    r_cut: float,
+    out_j,
+    out_vec,
+    out_shift,
+    img_atom,
+    img_shift,
+    base: int,
+    fill: bool,
+) -> int:
     """Visit the 27 bins around atom i; count (fill=False) or store (fill=True) neighbours."""
     me = central[i]
     b = img_bin[me]
@@ -225,15 +240,45 @@ def find_neighbours(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, r_
     dummy_vec = np.empty((0, 3))
     dummy_shift = np.empty((0, 3), dtype=np.int64)
     for i in range(n_atoms):
-        offsets[i + 1] = offsets[i] + _scan(i, img_pos, central, order, start, img_bin, nbin, r_cut,
-                                            dummy_j, dummy_vec, dummy_shift, img_atom, img_shift, 0, False)
+        offsets[i + 1] = offsets[i] + _scan(
+            i,
+            img_pos,
+            central,
+            order,
+            start,
+            img_bin,
+            nbin,
+            r_cut,
+            dummy_j,
+            dummy_vec,
+            dummy_shift,
+            img_atom,
+            img_shift,
+            0,
+            False,
+        )
     total = offsets[n_atoms]
     indices = np.empty(total, dtype=np.int64)
     vectors = np.empty((total, 3))
     shifts = np.empty((total, 3), dtype=np.int64)
     for i in range(n_atoms):
-        _scan(i, img_pos, central, order, start, img_bin, nbin, r_cut,
-              indices, vectors, shifts, img_atom, img_shift, offsets[i], True)
+        _scan(
+            i,
+            img_pos,
+            central,
+            order,
+            start,
+            img_bin,
+            nbin,
+            r_cut,
+            indices,
+            vectors,
+            shifts,
+            img_atom,
+            img_shift,
+            offsets[i],
+            True,
+        )
     return offsets, indices, vectors, shifts
 
 

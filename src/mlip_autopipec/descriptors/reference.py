@@ -70,8 +70,9 @@ def reference_per_atom(atoms: Atoms, species: tuple[str, ...], r_cut: float, n_m
     return np.array(rows)
 
 
-def reference_structure_descriptor(atoms: Atoms, species: tuple[str, ...], r_cut: float, n_max: int, l_max: int,
-                                   include_variance: bool = False) -> np.ndarray:
+def reference_structure_descriptor(
+    atoms: Atoms, species: tuple[str, ...], r_cut: float, n_max: int, l_max: int, include_variance: bool = False
+) -> np.ndarray:
     """Per-species mean (then variance) of the reference per-atom spectra; absent species give zeros."""
     per_atom = reference_per_atom(atoms, species, r_cut, n_max, l_max)
     symbols = np.array(atoms.get_chemical_symbols())

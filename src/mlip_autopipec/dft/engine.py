@@ -71,11 +71,15 @@ class LabellingEngine(Protocol):
         """The k-point mesh the label is computed on, for the record; None for the Gamma point only."""
         ...
 
-    def write_input(self, atoms: Atoms, dft: DFTConfig, directory: Path, overrides: dict[str, Any], restart: bool, walltime_s: float) -> None:
+    def write_input(
+        self, atoms: Atoms, dft: DFTConfig, directory: Path, overrides: dict[str, Any], restart: bool, walltime_s: float
+    ) -> None:
         """Write the input files of one attempt into ``directory``, with the ladder's ``overrides`` applied."""
         ...
 
-    def run(self, atoms: Atoms, dft: DFTConfig, label: LabelConfig, directory: Path, ntasks: int | None, pass_fds: tuple[int, ...]) -> ProcessResult:
+    def run(
+        self, atoms: Atoms, dft: DFTConfig, label: LabelConfig, directory: Path, ntasks: int | None, pass_fds: tuple[int, ...]
+    ) -> ProcessResult:
         """Run the program in ``directory`` under the wall-time limit; ``pass_fds`` must stay open in the program."""
         ...
 

@@ -77,17 +77,13 @@ class Watchdog:
             ratio = min_distance_ratio(atoms)
             if ratio < self.min_distance_factor:
                 return (
-                    f"close contact: two atoms at {ratio:.2f} of their covalent bond length "
-                    f"(limit {self.min_distance_factor:g})"
+                    f"close contact: two atoms at {ratio:.2f} of their covalent bond length (limit {self.min_distance_factor:g})"
                 )
         per_atom = energy / len(atoms)
         if previous_energy_per_atom is not None:
             jump = abs(per_atom - previous_energy_per_atom)
             if jump > self.max_energy_jump_per_atom:
-                return (
-                    f"energy jump: {jump:.2f} eV/atom between two samples "
-                    f"(limit {self.max_energy_jump_per_atom:g} eV/atom)"
-                )
+                return f"energy jump: {jump:.2f} eV/atom between two samples (limit {self.max_energy_jump_per_atom:g} eV/atom)"
         kinetic = float(atoms.get_temperature()) if len(atoms) else 0.0
         limit = self.temperature_limit(temperature_K)
         if not math.isfinite(kinetic) or kinetic > limit:
@@ -301,8 +297,15 @@ def explore_md(
     work.calc = calculator
     initial_velocities(work, float(temperature_K), velocity_rng)
     dyn = make_dynamics(
-        work, ensemble_used, float(temperature_K), float(pressure_gpa), float(timestep_fs),
-        friction_per_fs, tdamp_steps, pdamp_steps, thermostat_rng,
+        work,
+        ensemble_used,
+        float(temperature_K),
+        float(pressure_gpa),
+        float(timestep_fs),
+        friction_per_fs,
+        tdamp_steps,
+        pdamp_steps,
+        thermostat_rng,
     )
     base_info: dict[str, Any] = {
         "origin": ORIGIN,
@@ -316,8 +319,14 @@ def explore_md(
         base_info["surrogate"] = surrogate_name
     log.info(
         "exploring %s: %d atoms, %s at %g K%s, %d steps of %g fs, a frame every %d steps",
-        start_id, len(work), ensemble_used.upper(), temperature_K,
-        f" and {pressure:g} GPa" if pressure is not None else "", steps, timestep_fs, every,
+        start_id,
+        len(work),
+        ensemble_used.upper(),
+        temperature_K,
+        f" and {pressure:g} GPa" if pressure is not None else "",
+        steps,
+        timestep_fs,
+        every,
     )
 
     frames: list[Atoms] = []
@@ -336,8 +345,9 @@ def explore_md(
                 break
             previous = float(work.get_potential_energy()) / len(work)
             if step > 0:
-                info = dict(base_info, step=step, time_fs=step * float(timestep_fs),
-                            kinetic_temperature=float(work.get_temperature()))
+                info = dict(
+                    base_info, step=step, time_fs=step * float(timestep_fs), kinetic_temperature=float(work.get_temperature())
+                )
                 frames.append(_frame(work, info))
     except Exception as error:  # the surrogate or the integrator gave up: keep what came before
         reason = f"step {int(dyn.nsteps) + 1}: the surrogate or the integrator failed ({type(error).__name__}: {error})"

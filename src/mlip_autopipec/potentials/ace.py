@@ -55,7 +55,9 @@ class AceSettings(BaseModel):
 
     cutoff: float = Field(default=5.0, gt=1.0, description="Outer cutoff rcut (Angstrom) of every bond.")
     number_of_functions_per_element: int = Field(default=24, ge=1, description="Basis functions per element (count).")
-    nradmax_by_orders: list[int] = Field(default_factory=lambda: [8, 4, 2], description="Radial functions per body order (count).")
+    nradmax_by_orders: list[int] = Field(
+        default_factory=lambda: [8, 4, 2], description="Radial functions per body order (count)."
+    )
     lmax_by_orders: list[int] = Field(default_factory=lambda: [0, 2, 1], description="Angular momentum per body order.")
     ndensity: int = Field(default=1, ge=1, le=4, description="1: linear embedding; 2: Finnis-Sinclair-like non-linear.")
     trainable: Literal["func", "all"] = Field(default="func", description="func: basis coefficients only; all: radial too.")
@@ -132,10 +134,17 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str]) -> tuple[Ace
     tier = f"< {limit:g}" if np.isfinite(limit) else ">= 2000"
     why = {
         "number_of_functions_per_element": f"{per_element:.0f} structures per element ({tier}): {nfunc} functions up to {body}-body; small data -> small basis",
-        "ndensity": "linear embedding: a convex fit that small data can pin down" if ndensity == 1 else "non-linear embedding: enough data for a Finnis-Sinclair-like term",
-        "trainable": "basis coefficients only (radial functions fixed)" if trainable == "func" else "basis and radial coefficients",
-        "cutoff": f"2.25 x longest covalent bond ({bond:.2f} A), rounded up to 0.5 A, within [4.5, 7.0] A" + (" + 0.5 A for a large data set" if n_structures >= 2000 else ""),
-        "kappa": "forces dominate small data (3N numbers per structure vs one energy)" if kappa == 0.1 else "pacemaker's default energy/force balance",
+        "ndensity": "linear embedding: a convex fit that small data can pin down"
+        if ndensity == 1
+        else "non-linear embedding: enough data for a Finnis-Sinclair-like term",
+        "trainable": "basis coefficients only (radial functions fixed)"
+        if trainable == "func"
+        else "basis and radial coefficients",
+        "cutoff": f"2.25 x longest covalent bond ({bond:.2f} A), rounded up to 0.5 A, within [4.5, 7.0] A"
+        + (" + 0.5 A for a large data set" if n_structures >= 2000 else ""),
+        "kappa": "forces dominate small data (3N numbers per structure vs one energy)"
+        if kappa == 0.1
+        else "pacemaker's default energy/force balance",
         "l2_coeffs": "ridge regularisation for an under-determined small fit" if l2 > 1e-8 else "pacemaker's default",
         "maxiter": f"{maxiter} BFGS steps: enough for this basis size with finite-difference gradients",
     }
@@ -230,7 +239,11 @@ def pacemaker_input(settings: AceSettings, elements: Sequence[str], dataset: str
             "deltaSplineBins": 0.001,
             "elements": sorted(set(elements)),
             "embeddings": {
-                "ALL": {"npot": "FinnisSinclairShiftedScaled", "fs_parameters": settings.fs_parameters(), "ndensity": settings.ndensity}
+                "ALL": {
+                    "npot": "FinnisSinclairShiftedScaled",
+                    "fs_parameters": settings.fs_parameters(),
+                    "ndensity": settings.ndensity,
+                }
             },
             "bonds": {
                 "ALL": {
@@ -377,7 +390,9 @@ class AceBackend:
     name: Literal["ace"] = "ace"
     curve_labels = CurveLabels("BFGS iteration", "train", "pacemaker training curves (delta targets)")
 
-    def choose_settings(self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]) -> tuple[AceSettings, dict[str, str]]:
+    def choose_settings(
+        self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]
+    ) -> tuple[AceSettings, dict[str, str]]:
         """``choose_ace_settings`` of all labelled structures; ``train.optimizer_steps`` overrides the BFGS steps."""
         settings, why = choose_ace_settings(n_structures, elements)
         if train.optimizer_steps:
@@ -388,8 +403,16 @@ class AceBackend:
     def train(self, job: MemberJob) -> AceMemberRecord:
         assert job.plan.ace is not None
         return train_ace_member(
-            job.train, job.workdir, job.plan.ace, job.plan.elements, job.baseline, job.plan.reference_energies,
-            seed=job.seed, weights=job.weights, active_set=job.active_set, timeout_s=job.timeout_s,
+            job.train,
+            job.workdir,
+            job.plan.ace,
+            job.plan.elements,
+            job.baseline,
+            job.plan.reference_energies,
+            seed=job.seed,
+            weights=job.weights,
+            active_set=job.active_set,
+            timeout_s=job.timeout_s,
         )
 
     def read_member(self, path: Path) -> AceMemberRecord:

@@ -33,9 +33,15 @@ class CommitteeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    test_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="Fraction of distinct structures held out of training (dimensionless).")
-    seed: int = Field(default=42, ge=0, description="Seed of the split, the bootstrap resamples and (offset per member) the trainers.")
-    bootstrap: bool = Field(default=True, description="Each committee member trains on its own bootstrap resample of the training set.")
+    test_fraction: float = Field(
+        default=0.2, ge=0.0, lt=1.0, description="Fraction of distinct structures held out of training (dimensionless)."
+    )
+    seed: int = Field(
+        default=42, ge=0, description="Seed of the split, the bootstrap resamples and (offset per member) the trainers."
+    )
+    bootstrap: bool = Field(
+        default=True, description="Each committee member trains on its own bootstrap resample of the training set."
+    )
 
 
 def choose_committee_settings(n_structures: int, seed: int = 42) -> tuple[CommitteeSettings, dict[str, str]]:

@@ -17,7 +17,7 @@ from ase.calculators.calculator import BaseCalculator, Calculator, all_changes
 
 from mlip_autopipec.potentials.backend import get_backend
 from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee, make_plan_baseline
-from mlip_autopipec.potentials.delta import DeltaCalculator, DeltaOffset, as_is, add_offset, is_periodic, model_prediction
+from mlip_autopipec.potentials.delta import DeltaCalculator, DeltaOffset, add_offset, as_is, is_periodic, model_prediction
 
 
 def spread_results(energies: np.ndarray, forces: np.ndarray, n_atoms: int) -> dict[str, Any]:
@@ -65,8 +65,17 @@ class CommitteeCalculator(Calculator):
     """
 
     implemented_properties = [
-        "energy", "free_energy", "forces", "stress",
-        "energy_std", "energy_std_per_atom", "force_std", "max_force_std", "mean_force_std", "gamma", "max_gamma",
+        "energy",
+        "free_energy",
+        "forces",
+        "stress",
+        "energy_std",
+        "energy_std_per_atom",
+        "force_std",
+        "max_force_std",
+        "mean_force_std",
+        "gamma",
+        "max_gamma",
     ]
 
     def __init__(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,7 +56,18 @@ TRAIN_NAME = "train.extxyz"
 TEST_NAME = "test.extxyz"
 LAYOUT_VERSION = 2  # 2: committee-wide settings under "settings", the backend's under its name
 
-_HASHED = {"elements", "committee_size", "backend", "ace", "mace", "baseline", "reference_energies", "settings", "training_ids", "test_ids"}
+_HASHED = {
+    "elements",
+    "committee_size",
+    "backend",
+    "ace",
+    "mace",
+    "baseline",
+    "reference_energies",
+    "settings",
+    "training_ids",
+    "test_ids",
+}
 
 
 def member_dir(workdir: str | Path, member: int) -> Path:
@@ -93,9 +104,13 @@ def plan_committee(
     settings, why = choose_committee_settings(len(structures), seed)
     params = dict(baseline_params or {})
     base = make_baseline(train.baseline, elements, **params)
-    split = split_train_test(list(structures), settings.test_fraction, settings.seed,
-                             held_out=previous_plan.test_ids if previous_plan else (),
-                             trained=previous_plan.training_ids if previous_plan else ())
+    split = split_train_test(
+        list(structures),
+        settings.test_fraction,
+        settings.seed,
+        held_out=previous_plan.test_ids if previous_plan else (),
+        trained=previous_plan.training_ids if previous_plan else (),
+    )
     if not split.train:
         raise ValueError("no training structures after the split")
     backend_settings, backend_why = backend.choose_settings(train, len(structures), len(split.train), elements)
@@ -113,7 +128,9 @@ def plan_committee(
         isolated_energies=dict(isolated_energies or {}),
         settings=settings,
         settings_why={**why, **backend_why},
-        split=SplitRecord(seed=split.seed, test_fraction=split.test_fraction, origins=split.origins, train_file=TRAIN_NAME, test_file=TEST_NAME),
+        split=SplitRecord(
+            seed=split.seed, test_fraction=split.test_fraction, origins=split.origins, train_file=TRAIN_NAME, test_file=TEST_NAME
+        ),
         training_ids=split.train_ids,
         test_ids=split.test_ids,
         initial_test_ids=list(previous_plan.initial_test_ids) if previous_plan else split.test_ids,
@@ -144,10 +161,21 @@ def plan_from_labels(
     reference energies, and the previous iteration's plan (its test set stays held out)."""
     records = [LabelRecord.read(path) for path in label_files]
     labelled = [record for record in records if record.state == "labelled"]
-    isolated = {r.to_atoms().get_chemical_symbols()[0]: float(r.energy) for r in labelled if r.origin == "isolated_atom" and len(r.numbers) == 1}
+    isolated = {
+        r.to_atoms().get_chemical_symbols()[0]: float(r.energy)
+        for r in labelled
+        if r.origin == "isolated_atom" and len(r.numbers) == 1
+    }
     previous = CommitteePlan.read(previous_plan_file) if previous_plan_file else None
-    plan = plan_committee([record.to_atoms() for record in labelled], workdir, elements, train, seed=seed,
-                          isolated_energies=isolated or None, previous_plan=previous)
+    plan = plan_committee(
+        [record.to_atoms() for record in labelled],
+        workdir,
+        elements,
+        train,
+        seed=seed,
+        isolated_energies=isolated or None,
+        previous_plan=previous,
+    )
     return PlannedCommittee(plan, len(labelled), len(records) - len(labelled))
 
 
@@ -221,7 +249,7 @@ def collect_committee(workdir: str | Path) -> Path:
             "wall_time_s": record.wall_time_s,
         }
         members.append(backend.entry(record, workdir, common))
-    manifest = CommitteeManifest(**dict(plan), created=datetime.now(timezone.utc).isoformat(timespec="seconds"), members=members)
+    manifest = CommitteeManifest(**dict(plan), created=datetime.now(UTC).isoformat(timespec="seconds"), members=members)
     return manifest.write(workdir / MANIFEST_NAME)
 
 

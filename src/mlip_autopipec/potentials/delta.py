@@ -256,12 +256,20 @@ class BaselineEvaluator:
         if not isinstance(self.baseline, PairPotential):
             probe = atoms.copy()
             stress = _stress_voigt(self.baseline.get_property("stress", probe)) if periodic else None
-            return float(self.baseline.get_property("energy", probe)), np.asarray(self.baseline.get_property("forces", probe), dtype=float), stress
+            return (
+                float(self.baseline.get_property("energy", probe)),
+                np.asarray(self.baseline.get_property("forces", probe), dtype=float),
+                stress,
+            )
         numbers = atoms.get_atomic_numbers()
         positions = atoms.get_positions()
         cutoff = self.baseline.max_cutoff(numbers) if n else 0.0
         key = (n, tuple(numbers), tuple(atoms.pbc), atoms.cell.array.round(12).tobytes(), cutoff)
-        moved = np.inf if self._reference is None or self._key != key else float(np.max(np.linalg.norm(positions - self._reference, axis=1), initial=0.0))
+        moved = (
+            np.inf
+            if self._reference is None or self._key != key
+            else float(np.max(np.linalg.norm(positions - self._reference, axis=1), initial=0.0))
+        )
         if moved > 0.5 * self.skin:
             if n > 1 or (n == 1 and atoms.pbc.any()):
                 i, j, shifts = neighbor_list("ijS", atoms, cutoff + self.skin, self_interaction=False)

@@ -62,8 +62,7 @@ class LennardJonesBaseline(PairPotential):
     ) -> None:
         if not TWO_TO_SIXTH < switch_on < cutoff:
             raise ValueError(
-                f"Lennard-Jones baseline: need 2^(1/6) < switch_on < cutoff (units of sigma), "
-                f"got {switch_on} and {cutoff}"
+                f"Lennard-Jones baseline: need 2^(1/6) < switch_on < cutoff (units of sigma), got {switch_on} and {cutoff}"
             )
         super().__init__(**kwargs)
         size = len(chemical_symbols)

@@ -48,6 +48,7 @@ ENERGY_KEY = "REF_energy"
 FORCES_KEY = "REF_forces"
 STRESS_KEY = "REF_stress"
 
+
 class MaceHyperparameters(BaseModel):
     """The model and optimiser flags of ``mace_run_train``; the defaults are a tiny model for CPU delta fits.
 
@@ -74,7 +75,9 @@ class MaceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_epochs: int = Field(ge=1, description="Training epochs (count): train.mace_epochs, else chosen by ``choose_mace_epochs``.")
+    max_epochs: int = Field(
+        ge=1, description="Training epochs (count): train.mace_epochs, else chosen by ``choose_mace_epochs``."
+    )
     options: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="The user's extra mace_run_train flags (train.mace_options), as given."
     )
@@ -91,8 +94,20 @@ class MaceSettings(BaseModel):
 #: bookkeeping the committee relies on (epochs: ``train.mace_epochs``), so ``options`` may not change them.
 RESERVED_FLAGS = frozenset(
     {
-        "name", "train_file", "valid_file", "test_file", "E0s", "energy_key", "forces_key", "stress_key",
-        "seed", "max_num_epochs", "model_dir", "log_dir", "checkpoints_dir", "results_dir",
+        "name",
+        "train_file",
+        "valid_file",
+        "test_file",
+        "E0s",
+        "energy_key",
+        "forces_key",
+        "stress_key",
+        "seed",
+        "max_num_epochs",
+        "model_dir",
+        "log_dir",
+        "checkpoints_dir",
+        "results_dir",
     }
 )
 
@@ -255,7 +270,13 @@ def read_mace_curve(path: str | Path) -> list[dict[str, float]]:
         except json.JSONDecodeError:
             continue
         if entry.get("mode") == "eval" and entry.get("epoch") is not None and "rmse_f" in entry:
-            rows.append({"epoch": float(entry["epoch"]), "rmse_f": float(entry["rmse_f"]), "rmse_e_per_atom": float(entry.get("rmse_e_per_atom", np.nan))})
+            rows.append(
+                {
+                    "epoch": float(entry["epoch"]),
+                    "rmse_f": float(entry["rmse_f"]),
+                    "rmse_e_per_atom": float(entry.get("rmse_e_per_atom", np.nan)),
+                }
+            )
     return rows
 
 
@@ -287,8 +308,15 @@ def fit_mace_member(
     start = time.monotonic()
     (workdir / RESULT_NAME).unlink(missing_ok=True)
     dataset = write_mace_dataset(train_atoms, workdir / TRAIN_NAME, baseline, reference_energies, weights)
-    stress = stress and any(atoms.pbc.all() and atoms.calc is not None and "stress" in atoms.calc.results for atoms in train_atoms)
-    for stale in (f"{MODEL_NAME}.model", f"{MODEL_NAME}_stagetwo.model", f"{MODEL_NAME}_compiled.model", f"{MODEL_NAME}_stagetwo_compiled.model"):
+    stress = stress and any(
+        atoms.pbc.all() and atoms.calc is not None and "stress" in atoms.calc.results for atoms in train_atoms
+    )
+    for stale in (
+        f"{MODEL_NAME}.model",
+        f"{MODEL_NAME}_stagetwo.model",
+        f"{MODEL_NAME}_compiled.model",
+        f"{MODEL_NAME}_stagetwo_compiled.model",
+    ):
         (workdir / stale).unlink(missing_ok=True)
     for stale_dir in ("checkpoints", "results", "logs"):  # checkpoints: mace would restart from an old run; the others append
         shutil.rmtree(workdir / stale_dir, ignore_errors=True)
@@ -337,7 +365,9 @@ class MaceBackend:
     name: Literal["mace"] = "mace"
     curve_labels = CurveLabels("epoch", "validation", "MACE validation curves (delta targets, mace's own validation frames)")
 
-    def choose_settings(self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]) -> tuple[MaceSettings, dict[str, str]]:
+    def choose_settings(
+        self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]
+    ) -> tuple[MaceSettings, dict[str, str]]:
         """``mace_settings`` of the training frames, with ``train.mace_epochs`` and ``train.mace_options``."""
         settings, why = mace_settings(n_train, train.mace_epochs, train.mace_options)
         return settings, {"mace_epochs": why}
@@ -345,8 +375,16 @@ class MaceBackend:
     def train(self, job: MemberJob) -> MaceMemberRecord:
         assert job.plan.mace is not None
         return fit_mace_member(
-            job.train, job.workdir, job.plan.elements, job.baseline, job.plan.reference_energies, job.plan.mace,
-            seed=job.seed, weights=job.weights, threads=job.threads, timeout_s=job.timeout_s,
+            job.train,
+            job.workdir,
+            job.plan.elements,
+            job.baseline,
+            job.plan.reference_energies,
+            job.plan.mace,
+            seed=job.seed,
+            weights=job.weights,
+            threads=job.threads,
+            timeout_s=job.timeout_s,
         )
 
     def read_member(self, path: Path) -> MaceMemberRecord:
@@ -383,7 +421,9 @@ class MaceBackend:
         if not member.mace_curve or not (root / member.mace_curve).is_file():
             return None
         rows = read_mace_curve(root / member.mace_curve)
-        epoch, force, energy = (np.array([row[key] for row in rows], dtype=float) for key in ("epoch", "rmse_f", "rmse_e_per_atom"))
+        epoch, force, energy = (
+            np.array([row[key] for row in rows], dtype=float) for key in ("epoch", "rmse_f", "rmse_e_per_atom")
+        )
         return Curve(epoch, force, energy)
 
 

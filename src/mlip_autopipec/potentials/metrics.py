@@ -113,7 +113,9 @@ def committee_predictions(calc: BaseCalculator, atoms_list: Sequence[Atoms]) -> 
     return mean, members
 
 
-def evaluate_committee(calc: BaseCalculator, train: Sequence[Atoms], test: Sequence[Atoms]) -> tuple[CommitteeErrors, list[MemberErrors], dict[str, Predictions]]:
+def evaluate_committee(
+    calc: BaseCalculator, train: Sequence[Atoms], test: Sequence[Atoms]
+) -> tuple[CommitteeErrors, list[MemberErrors], dict[str, Predictions]]:
     """Errors of the committee mean and of each member on the training and held-out structures.
 
     Member train errors are on the whole training split (each member was fitted to a bootstrap
@@ -129,7 +131,13 @@ def evaluate_committee(calc: BaseCalculator, train: Sequence[Atoms], test: Seque
         errors[name] = error_metrics(mean)
     n_members = max((len(v) for v in per_member.values()), default=0)
     member_errors = [
-        MemberErrors(index=k, **{name: error_metrics(per_member[name][k]) if per_member[name] else ErrorStats(n_structures=0) for name in per_member})
+        MemberErrors(
+            index=k,
+            **{
+                name: error_metrics(per_member[name][k]) if per_member[name] else ErrorStats(n_structures=0)
+                for name in per_member
+            },
+        )
         for k in range(n_members)
     ]
     return CommitteeErrors(**errors), member_errors, mean_predictions
@@ -146,8 +154,14 @@ def parity_plot(predictions: Mapping[str, Predictions], path: str | Path, title:
             continue
         stats = error_metrics(pred)
         colour = colours.get(name)
-        axes[0].scatter(pred.energy_ref, pred.energy_pred, s=14, alpha=0.8, color=colour,
-                        label=f"{name}: RMSE {1e3 * stats.energy_rmse_per_atom:.1f} meV/atom")
+        axes[0].scatter(
+            pred.energy_ref,
+            pred.energy_pred,
+            s=14,
+            alpha=0.8,
+            color=colour,
+            label=f"{name}: RMSE {1e3 * stats.energy_rmse_per_atom:.1f} meV/atom",
+        )
         f_ref, f_pred = pred.forces_flat()
         axes[1].scatter(f_ref, f_pred, s=6, alpha=0.6, color=colour, label=f"{name}: RMSE {stats.force_rmse:.3f} eV/A")
     for ax, label in zip(axes, ("energy (eV/atom)", "force component (eV/A)"), strict=True):
@@ -261,6 +275,10 @@ def report_committee(manifest_path: str | Path, outdir: str | Path | None = None
     metrics = CommitteeMetrics(committee=errors, members=members, config_hash=manifest.config_hash, units=UNITS)
     return {
         "metrics": metrics.write(outdir / "metrics.json"),
-        "parity": parity_plot(predictions, outdir / "parity.png", title=f"{manifest.backend.upper()} committee of {len(manifest.members)} (baseline {manifest.baseline.name})"),
+        "parity": parity_plot(
+            predictions,
+            outdir / "parity.png",
+            title=f"{manifest.backend.upper()} committee of {len(manifest.members)} (baseline {manifest.baseline.name})",
+        ),
         "learning_curve": learning_curve_plot(committee, outdir / "learning_curve.png", metrics),
     }

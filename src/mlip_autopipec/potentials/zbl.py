@@ -75,9 +75,7 @@ class ZBLCalculator(PairPotential):
             if not 0.0 <= r_inner < r_outer:
                 raise ValueError(f"ZBL baseline: need 0 <= r_inner < r_outer, got {r_inner} and {r_outer}")
         elif not 0.0 <= inner_factor < outer_factor:
-            raise ValueError(
-                f"ZBL baseline: need 0 <= inner_factor < outer_factor, got {inner_factor} and {outer_factor}"
-            )
+            raise ValueError(f"ZBL baseline: need 0 <= inner_factor < outer_factor, got {inner_factor} and {outer_factor}")
         super().__init__(**kwargs)
         self.inner_factor = float(inner_factor)
         self.outer_factor = float(outer_factor)

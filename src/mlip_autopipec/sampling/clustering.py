@@ -203,7 +203,13 @@ def cluster_reduced(
             sample = coordinates
         low, high = _window(size, n_frames, n_clusters, last=stage == len(sizes) - 1)
         threshold, model, exponent = calibrate_threshold(
-            sample, low, high, n_clusters, branching_factor, chunk_size, initial=threshold,
+            sample,
+            low,
+            high,
+            n_clusters,
+            branching_factor,
+            chunk_size,
+            initial=threshold,
             exponent=exponent if stage else None,
         )
     timings["birch_calibration"] = time.perf_counter() - start
@@ -226,9 +232,7 @@ def cluster_reduced(
     timings["global_clustering"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    nearest = np.concatenate(
-        [model.predict(coordinates[s : s + chunk_size]) for s in range(0, n_frames, chunk_size)]
-    )
+    nearest = np.concatenate([model.predict(coordinates[s : s + chunk_size]) for s in range(0, n_frames, chunk_size)])
     _, labels = np.unique(np.asarray(per_subcluster)[nearest], return_inverse=True)
     labels = labels.astype(np.int32).ravel()
     timings["assign"] = time.perf_counter() - start
@@ -236,6 +240,7 @@ def cluster_reduced(
     if found < n_clusters:
         logger.warning(
             "DIRECT: only %d distinct clusters could be formed (asked for %d); the data has too few distinct frames",
-            found, n_clusters,
+            found,
+            n_clusters,
         )
     return Clustering(labels, found, len(centroids), float(threshold), method, timings)

@@ -138,8 +138,15 @@ def _finish(
     variance = space.eigenvalues[:kept]
     ratio = space.explained_variance_ratio[:kept]
     common = dict(
-        n_components=kept, explained_variance=variance, explained_variance_ratio=ratio, n_frames=n_frames,
-        strategy=strategy, k_per_cluster=k_per_cluster, seed=seed, coordinates=coordinates, space=space,
+        n_components=kept,
+        explained_variance=variance,
+        explained_variance_ratio=ratio,
+        n_frames=n_frames,
+        strategy=strategy,
+        k_per_cluster=k_per_cluster,
+        seed=seed,
+        coordinates=coordinates,
+        space=space,
         source_passes=source_passes,
     )
     if strategy not in ("closest", "random"):
@@ -148,11 +155,19 @@ def _finish(
         logger.info("DIRECT: n_select=%d >= %d frames; selecting every frame", n_select, n_frames)
         timings["total"] = sum(timings.values())
         return DirectSelection(
-            indices=np.arange(n_frames, dtype=np.int64), cluster_labels=np.arange(n_frames, dtype=np.int32),
-            coverage=1.0, mean_nearest_distance=0.0, max_nearest_distance=0.0, n_clusters=n_frames,
-            n_subclusters=n_frames, birch_threshold=float("nan"), all_selected=True,
-            coverage_per_component=np.ones(kept), coverage_bins=coverage_bins or default_coverage_bins(n_frames),
-            timings=timings, **common,
+            indices=np.arange(n_frames, dtype=np.int64),
+            cluster_labels=np.arange(n_frames, dtype=np.int32),
+            coverage=1.0,
+            mean_nearest_distance=0.0,
+            max_nearest_distance=0.0,
+            n_clusters=n_frames,
+            n_subclusters=n_frames,
+            birch_threshold=float("nan"),
+            all_selected=True,
+            coverage_per_component=np.ones(kept),
+            coverage_bins=coverage_bins or default_coverage_bins(n_frames),
+            timings=timings,
+            **common,
         )
 
     clustering: Clustering = cluster_reduced(coordinates, n_clusters, seed)
@@ -168,11 +183,20 @@ def _finish(
     timings["coverage"] = time.perf_counter() - start
     timings["total"] = sum(value for key, value in timings.items() if key != "total")
     return DirectSelection(
-        indices=indices, cluster_labels=clustering.labels, coverage=score.coverage,
-        mean_nearest_distance=score.mean_nearest_distance, max_nearest_distance=score.max_nearest_distance,
-        n_clusters=clustering.n_clusters, n_subclusters=clustering.n_subclusters,
-        birch_threshold=clustering.threshold, all_selected=False, coverage_per_component=score.per_component,
-        coverage_bins=bins, distances_exact=score.exact, timings=timings, **common,
+        indices=indices,
+        cluster_labels=clustering.labels,
+        coverage=score.coverage,
+        mean_nearest_distance=score.mean_nearest_distance,
+        max_nearest_distance=score.max_nearest_distance,
+        n_clusters=clustering.n_clusters,
+        n_subclusters=clustering.n_subclusters,
+        birch_threshold=clustering.threshold,
+        all_selected=False,
+        coverage_per_component=score.per_component,
+        coverage_bins=bins,
+        distances_exact=score.exact,
+        timings=timings,
+        **common,
     )
 
 
@@ -203,8 +227,16 @@ def direct_select(
         raise ValueError("features: no structures given")
     if features.size > IN_MEMORY_LIMIT:
         return direct_select_stream(
-            array_chunks(features), n_select, n_clusters, k_per_cluster, pca_mode, variance_target,
-            strategy, seed, pc_weighting=pc_weighting, coverage_bins=coverage_bins,
+            array_chunks(features),
+            n_select,
+            n_clusters,
+            k_per_cluster,
+            pca_mode,
+            variance_target,
+            strategy,
+            seed,
+            pc_weighting=pc_weighting,
+            coverage_bins=coverage_bins,
         )
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -243,9 +275,7 @@ def direct_select_stream(
     """
     clusters = _check_arguments(n_select, n_clusters, k_per_cluster)
     timings: dict[str, float] = {}
-    space = fit_reduced_space_stream(
-        chunks, pca_mode, variance_target, pc_weighting, min_pca_batch, timings, solver=pca_solver
-    )
+    space = fit_reduced_space_stream(chunks, pca_mode, variance_target, pc_weighting, min_pca_batch, timings, solver=pca_solver)
 
     start = time.perf_counter()
     coordinates = np.empty((space.n_samples, space.n_components), dtype=np.float32)
@@ -263,6 +293,4 @@ def direct_select_stream(
         )
     timings["transform"] = time.perf_counter() - start
     passes = 2 if pca_solver == "covariance" else 3
-    return _finish(
-        space, coordinates, n_select, clusters, k_per_cluster, strategy, seed, coverage_bins, timings, passes
-    )
+    return _finish(space, coordinates, n_select, clusters, k_per_cluster, strategy, seed, coverage_bins, timings, passes)

@@ -36,7 +36,9 @@ def select_initial_structures(
     """
     frames = [*generated, *explored]
     n_generated = len(generated)
-    selection = select_structures(frames, int(select.initial_structures), list(elements), int(seed), float(select.cluster_fraction))
+    selection = select_structures(
+        frames, int(select.initial_structures), list(elements), int(seed), float(select.cluster_fraction)
+    )
     written = fan_out([frames[i] for i in selection.indices], Path(folder), origin=ORIGIN)
     return SelectionSummary(
         candidates=len(frames),

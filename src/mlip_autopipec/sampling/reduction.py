@@ -77,9 +77,7 @@ class ReducedSpace:
         return (projected * self.weights).astype(np.float32)
 
 
-def choose_n_components(
-    eigenvalues: np.ndarray, ratio: np.ndarray, mode: PcaMode, variance_target: float
-) -> int:
+def choose_n_components(eigenvalues: np.ndarray, ratio: np.ndarray, mode: PcaMode, variance_target: float) -> int:
     """How many leading components to keep: Kaiser (eigenvalue > 1) or a cumulative variance target.
 
     At least one component is always kept, so isotropic noise still yields a usable space.
@@ -174,9 +172,7 @@ def _covariance_statistics(chunks: Iterable[np.ndarray]) -> tuple[int, np.ndarra
     return seen, shift + offset, (covariance + covariance.T) / 2.0
 
 
-def _correlation_pca(
-    n_samples: int, mean: np.ndarray, covariance: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _correlation_pca(n_samples: int, mean: np.ndarray, covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Standardise a covariance matrix and diagonalise it.
 
     Returns (scale as StandardScaler would set it, components as rows by decreasing variance,
@@ -196,9 +192,14 @@ def _single_frame_space(mean: np.ndarray, weighting: PcWeighting) -> ReducedSpac
     """A zero-component space for one structure: there is no variance to decompose."""
     n_features = len(mean)
     return ReducedSpace(
-        mean=np.asarray(mean, dtype=np.float64), scale=np.ones(n_features), pca_mean=np.zeros(n_features),
-        components=np.zeros((0, n_features)), eigenvalues=np.zeros(0), explained_variance_ratio=np.zeros(0),
-        weights=component_weights(np.zeros(0), weighting), n_samples=1,
+        mean=np.asarray(mean, dtype=np.float64),
+        scale=np.ones(n_features),
+        pca_mean=np.zeros(n_features),
+        components=np.zeros((0, n_features)),
+        eigenvalues=np.zeros(0),
+        explained_variance_ratio=np.zeros(0),
+        weights=component_weights(np.zeros(0), weighting),
+        n_samples=1,
     )
 
 
@@ -219,8 +220,15 @@ def fit_reduced_space(
     with np.errstate(invalid="ignore", divide="ignore"):  # all-identical frames: ratios are recomputed below
         pca = PCA(svd_solver="full").fit(standardised)
     return _space_from_pca(
-        scaler.mean_, scaler.scale_, pca.mean_, pca.components_, pca.explained_variance_,
-        len(features), pca_mode, variance_target, weighting,
+        scaler.mean_,
+        scaler.scale_,
+        pca.mean_,
+        pca.components_,
+        pca.explained_variance_,
+        len(features),
+        pca_mode,
+        variance_target,
+        weighting,
     )
 
 
@@ -284,5 +292,13 @@ def fit_reduced_space_stream(
     else:
         raise ValueError(f"pca_solver must be 'covariance' or 'incremental', got {solver!r}")
     return _space_from_pca(
-        mean, scale, pca_mean, components, explained_variance, n_rows, pca_mode, variance_target, weighting,
+        mean,
+        scale,
+        pca_mean,
+        components,
+        explained_variance,
+        n_rows,
+        pca_mode,
+        variance_target,
+        weighting,
     )

@@ -16,10 +16,14 @@ Strategy = Literal["closest", "random"]
 def cluster_centroids(coordinates: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
     """Mean reduced coordinates of every cluster (float64), one bincount per dimension."""
     counts = np.bincount(labels, minlength=n_clusters).astype(np.float64)
-    sums = np.stack(
-        [np.bincount(labels, weights=coordinates[:, j], minlength=n_clusters) for j in range(coordinates.shape[1])],
-        axis=1,
-    ) if coordinates.shape[1] else np.zeros((n_clusters, 0))
+    sums = (
+        np.stack(
+            [np.bincount(labels, weights=coordinates[:, j], minlength=n_clusters) for j in range(coordinates.shape[1])],
+            axis=1,
+        )
+        if coordinates.shape[1]
+        else np.zeros((n_clusters, 0))
+    )
     return sums / np.maximum(counts, 1.0)[:, None]
 
 

@@ -79,5 +79,11 @@ def select_structures(
         n_clusters += int(result.n_clusters)
         n_components = max(n_components, int(result.n_components))
     indices = sorted(forced + chosen)
-    return StructureSelection(indices, forced, float(min(coverage)) if coverage else 1.0, n_clusters, n_components,
-                              sum(is_cluster(frames[i]) for i in chosen))
+    return StructureSelection(
+        indices,
+        forced,
+        float(min(coverage)) if coverage else 1.0,
+        n_clusters,
+        n_components,
+        sum(is_cluster(frames[i]) for i in chosen),
+    )

@@ -92,7 +92,9 @@ def analyse_bonding(amounts: dict[str, float]) -> BondingAnalysis:
     if not metals and set(elements) <= _NONMETAL_MOLECULE_ELEMENTS:
         molecule = find_molecule(amounts)
         if molecule is not None:
-            return BondingAnalysis("molecular", f"{formula}: non-metals forming the molecule {molecule} (ASE g2 set)", molecule=molecule)
+            return BondingAnalysis(
+                "molecular", f"{formula}: non-metals forming the molecule {molecule} (ASE g2 set)", molecule=molecule
+            )
     en = {el: info[el].X for el in elements}
     pairs = [(a, b) for a, b in product(metals, others)] if metals and others else []
     max_difference = max((abs(en[a] - en[b]) for a, b in pairs), default=0.0)
@@ -100,7 +102,9 @@ def analyse_bonding(amounts: dict[str, float]) -> BondingAnalysis:
         kind = "an alloy of metals" if len(elements) > 1 else "a metal"
         return BondingAnalysis("metallic", f"{formula}: {kind}; delocalised electrons, metallic bonding")
     if not metals:
-        return BondingAnalysis("covalent", f"{formula}: non-metals and metalloids only (e.g. Si, C, SiC, BN); directional covalent bonds")
+        return BondingAnalysis(
+            "covalent", f"{formula}: non-metals and metalloids only (e.g. Si, C, SiC, BN); directional covalent bonds"
+        )
     guesses = Composition(amounts).oxi_state_guesses(max_sites=-1)
     oxidation = {el: float(v) for el, v in guesses[0].items()} if guesses else None
     if max_difference >= IONIC_EN_DIFFERENCE and oxidation is not None:

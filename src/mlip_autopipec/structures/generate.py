@@ -112,7 +112,9 @@ def perturbed_crystals(base: Atoms, cfg: GenerateConfig, rng: np.random.Generato
     return frames
 
 
-def alloy_structures(amounts: dict[str, float], primitive: Atoms, cfg: GenerateConfig, rng: np.random.Generator, seed: int) -> list[Atoms]:
+def alloy_structures(
+    amounts: dict[str, float], primitive: Atoms, cfg: GenerateConfig, rng: np.random.Generator, seed: int
+) -> list[Atoms]:
     """SQS cells over sizes and compositions around the target, each then perturbed like a crystal."""
     frames = []
     for size in cfg.sqs_sizes:
@@ -122,10 +124,18 @@ def alloy_structures(amounts: dict[str, float], primitive: Atoms, cfg: GenerateC
                 continue
             sqs = make_sqs(primitive, target, size, seed, cfg.sqs_annealing_steps)
             frames += _tag([sqs.copy()], "sqs")
-            sub = cfg.model_copy(update={"target_atoms": len(sqs), "surfaces": False, "strained_per_temperature": max(1, cfg.strained_per_temperature // 2)})
+            sub = cfg.model_copy(
+                update={
+                    "target_atoms": len(sqs),
+                    "surfaces": False,
+                    "strained_per_temperature": max(1, cfg.strained_per_temperature // 2),
+                }
+            )
             frames += perturbed_crystals(sqs, sub, rng, prefix="sqs_")
     if cfg.surfaces:
-        for miller, slab in perturb.low_index_surfaces(_random_occupation(primitive, amounts, cfg.target_atoms, rng), cfg.surface_layers):
+        for miller, slab in perturb.low_index_surfaces(
+            _random_occupation(primitive, amounts, cfg.target_atoms, rng), cfg.surface_layers
+        ):
             frames += _tag([slab], f"surface_{miller}")
     return frames
 
@@ -138,7 +148,9 @@ def _random_occupation(primitive: Atoms, amounts: dict[str, float], target_atoms
     return cell
 
 
-def molecule_structures(bonding: BondingAnalysis, cfg: GenerateConfig, calculator: Calculator | None, rng: np.random.Generator) -> list[Atoms]:
+def molecule_structures(
+    bonding: BondingAnalysis, cfg: GenerateConfig, calculator: Calculator | None, rng: np.random.Generator
+) -> list[Atoms]:
     """Normal-mode samples of the molecule at each temperature (needs a calculator for the Hessian)."""
     if bonding.molecule is None:
         return []
@@ -188,11 +200,15 @@ def generate_structures(
     elements = sorted(amounts)
     bonding = analyse_bonding(amounts)
     if system.bonding_type != bonding.bonding_type:
-        bonding = BondingAnalysis(system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states)
+        bonding = BondingAnalysis(
+            system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states
+        )
     prototype = choose_prototype(amounts, bonding)
     frames: list[Atoms] = []
     is_alloy = bonding.bonding_type == "metallic" and len(amounts) > 1
-    needs_calculator = (bonding.bonding_type == "molecular" and bonding.molecule) or (prototype is not None and not is_alloy and cfg.relax_prototype)
+    needs_calculator = (bonding.bonding_type == "molecular" and bonding.molecule) or (
+        prototype is not None and not is_alloy and cfg.relax_prototype
+    )
     calculator = calculator_factory() if calculator_factory and needs_calculator else None
     if bonding.bonding_type == "molecular":
         frames += molecule_structures(bonding, cfg, calculator, rng)

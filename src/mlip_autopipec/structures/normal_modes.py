@@ -68,7 +68,7 @@ def normal_modes(molecule: Atoms, hessian: np.ndarray) -> tuple[np.ndarray, np.n
     n_rigid = min(n_rigid, len(eigenvalues) - 1) if len(molecule) > 1 else len(eigenvalues)
     order = np.argsort(np.abs(eigenvalues))
     keep = np.sort(order[n_rigid:])
-    from ase.units import _hbar, _e, _amu
+    from ase.units import _amu, _e, _hbar
 
     omega = np.sqrt(np.abs(eigenvalues[keep]) * _e / _amu) * 1e10  # rad/s
     energies = _hbar * omega / _e
@@ -92,7 +92,7 @@ def sample_normal_modes(
         return [molecule.copy() for _ in range(count)]
     masses = np.repeat(molecule.get_masses(), 3)
     # Mass-weighted curvature w^2 in eV/(amu A^2): energies are hbar*w, so w^2 = (E / hbar)^2 in ASE units.
-    from ase.units import _hbar, _e, _amu
+    from ase.units import _amu, _e, _hbar
 
     hbar_ase = _hbar / _e * np.sqrt(_e / _amu) * 1e10  # eV / (sqrt(eV/amu)/A)
     omega = np.maximum(energies, MIN_MODE_ENERGY_EV) / hbar_ase

@@ -56,13 +56,19 @@ def element_prototype(element: str) -> Prototype | None:
     if state is None:
         if Element(element).is_metal:
             a = (4 * volume_per_atom(element)) ** (1 / 3)
-            return Prototype("fcc", bulk(element, "fcc", a=a), f"{element}: no simple reference lattice in ASE; fcc at the metallic-radius volume")
+            return Prototype(
+                "fcc",
+                bulk(element, "fcc", a=a),
+                f"{element}: no simple reference lattice in ASE; fcc at the metallic-radius volume",
+            )
         return None
     symmetry = state["symmetry"]
     kwargs = {"a": state["a"]}
     if symmetry == "hcp":
         kwargs["c"] = state["a"] * state.get("c/a", 1.633)
-    return Prototype(symmetry, bulk(element, symmetry, **kwargs), f"{element}: experimental {symmetry} reference state (a = {state['a']} A)")
+    return Prototype(
+        symmetry, bulk(element, symmetry, **kwargs), f"{element}: experimental {symmetry} reference state (a = {state['a']} A)"
+    )
 
 
 def alloy_prototype(amounts: dict[str, float]) -> Prototype:
@@ -82,7 +88,11 @@ def alloy_prototype(amounts: dict[str, float]) -> Prototype:
     else:
         a = (volume * _ATOMS_PER_A3[lattice]) ** (1 / 3)
         atoms = bulk(host, lattice, a=a)
-    return Prototype(lattice, atoms, f"parent {lattice} lattice (held by {weight[lattice] / total:.0%} of the atoms), Vegard volume {volume:.2f} A^3/atom")
+    return Prototype(
+        lattice,
+        atoms,
+        f"parent {lattice} lattice (held by {weight[lattice] / total:.0%} of the atoms), Vegard volume {volume:.2f} A^3/atom",
+    )
 
 
 def _ionic_radius(element: str, charge: float) -> float:
@@ -119,18 +129,36 @@ def compound_prototype(amounts: dict[str, float], bonding: BondingAnalysis) -> P
         if ratio_int[cation] == ratio_int[anion]:
             if bonding.bonding_type == "covalent" or rr < 0.414:
                 a = 4 * bond / math.sqrt(3)
-                return Prototype("zincblende", bulk(f"{cation}{anion}", "zincblende", a=a), f"AB, radius ratio {rr:.2f} (< 0.414) or covalent: zincblende, a = 4(r+ + r-)/sqrt(3) = {a:.2f} A")
+                return Prototype(
+                    "zincblende",
+                    bulk(f"{cation}{anion}", "zincblende", a=a),
+                    f"AB, radius ratio {rr:.2f} (< 0.414) or covalent: zincblende, a = 4(r+ + r-)/sqrt(3) = {a:.2f} A",
+                )
             if rr < 0.732:
                 a = 2 * bond
-                return Prototype("rocksalt", bulk(f"{cation}{anion}", "rocksalt", a=a), f"AB, radius ratio {rr:.2f} (0.414-0.732): rock salt, a = 2(r+ + r-) = {a:.2f} A")
+                return Prototype(
+                    "rocksalt",
+                    bulk(f"{cation}{anion}", "rocksalt", a=a),
+                    f"AB, radius ratio {rr:.2f} (0.414-0.732): rock salt, a = 2(r+ + r-) = {a:.2f} A",
+                )
             a = 2 * bond / math.sqrt(3)
-            return Prototype("cesiumchloride", bulk(f"{cation}{anion}", "cesiumchloride", a=a), f"AB, radius ratio {rr:.2f} (> 0.732): CsCl, a = 2(r+ + r-)/sqrt(3) = {a:.2f} A")
+            return Prototype(
+                "cesiumchloride",
+                bulk(f"{cation}{anion}", "cesiumchloride", a=a),
+                f"AB, radius ratio {rr:.2f} (> 0.732): CsCl, a = 2(r+ + r-)/sqrt(3) = {a:.2f} A",
+            )
         if ratio_int[anion] == 2 * ratio_int[cation]:
             if rr >= 0.732:
                 a = 4 * bond / math.sqrt(3)
-                return Prototype("fluorite", bulk(f"{cation}{anion}2", "fluorite", a=a), f"AB2, radius ratio {rr:.2f} (> 0.732): fluorite, a = {a:.2f} A")
+                return Prototype(
+                    "fluorite",
+                    bulk(f"{cation}{anion}2", "fluorite", a=a),
+                    f"AB2, radius ratio {rr:.2f} (> 0.732): fluorite, a = {a:.2f} A",
+                )
             a = bond / 0.3 / math.sqrt(2)  # cation-anion distance sqrt(2) x 0.3 a in ideal rutile (u = 0.3, c/a = 0.64)
-            atoms = crystal([cation, anion], basis=[(0, 0, 0), (0.3, 0.3, 0)], spacegroup=136, cellpar=[a, a, 0.64 * a, 90, 90, 90])
+            atoms = crystal(
+                [cation, anion], basis=[(0, 0, 0), (0.3, 0.3, 0)], spacegroup=136, cellpar=[a, a, 0.64 * a, 90, 90, 90]
+            )
             return Prototype("rutile", atoms, f"AB2, radius ratio {rr:.2f} (< 0.732): rutile, a = {a:.2f} A")
         if ratio_int[cation] == 2 * ratio_int[anion] and bonding.bonding_type == "ionic":
             a = 4 * bond / math.sqrt(3)
@@ -143,7 +171,12 @@ def compound_prototype(amounts: dict[str, float], bonding: BondingAnalysis) -> P
             rb = _ionic_radius(small, oxidation.get(small, 4))
             ro = _ionic_radius(anion, oxidation.get(anion, -2))
             a = 2 * (rb + ro)
-            atoms = crystal([big, small, anion], basis=[(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0)], spacegroup=221, cellpar=[a, a, a, 90, 90, 90])
+            atoms = crystal(
+                [big, small, anion],
+                basis=[(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0)],
+                spacegroup=221,
+                cellpar=[a, a, a, 90, 90, 90],
+            )
             return Prototype("perovskite", atoms, f"ABX3 ionic: cubic perovskite, a = 2(r_B + r_X) = {a:.2f} A")
     return None
 

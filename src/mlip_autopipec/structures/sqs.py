@@ -35,7 +35,7 @@ def concentrations_for(amounts: dict[str, float], size: int, shift: float = 0.0)
     counts = np.round(fractions * size).astype(int)
     if counts.sum() != size or np.any(counts == 0) or np.max(np.abs(counts / size - fractions)) > 0.5 / size + 1e-9:
         return None
-    return {el: float(c) / size for el, c in zip(elements, counts)}
+    return {el: float(c) / size for el, c in zip(elements, counts, strict=True)}
 
 
 def make_sqs(primitive: Atoms, target: dict[str, float], size: int, seed: int, n_steps: int) -> Atoms:
@@ -46,5 +46,7 @@ def make_sqs(primitive: Atoms, target: dict[str, float], size: int, seed: int, n
     if size <= ENUMERATION_LIMIT.get(len(elements), 0):
         sqs = generate_sqs_by_enumeration(space, max_size=max_size, target_concentrations=target, include_smaller_cells=False)
     else:
-        sqs = generate_sqs(space, max_size=max_size, target_concentrations=target, include_smaller_cells=False, n_steps=n_steps, random_seed=seed)
+        sqs = generate_sqs(
+            space, max_size=max_size, target_concentrations=target, include_smaller_cells=False, n_steps=n_steps, random_seed=seed
+        )
     return sqs

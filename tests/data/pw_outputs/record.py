@@ -38,8 +38,14 @@ def _write_input(directory: Path, atoms, dft, **changes) -> None:
             data[section].pop(key, None)
         else:
             data[section][key] = value
-    write(directory / INPUT_NAME, atoms, format="espresso-in", input_data=data,
-          pseudopotentials=dft.pseudopotentials, kpts=kpoint_mesh(atoms, dft.kpoint_spacing))
+    write(
+        directory / INPUT_NAME,
+        atoms,
+        format="espresso-in",
+        input_data=data,
+        pseudopotentials=dft.pseudopotentials,
+        kpts=kpoint_mesh(atoms, dft.kpoint_spacing),
+    )
 
 
 def record(name: str, atoms, dft, kill_after: float | None = None, **changes) -> None:
@@ -48,8 +54,14 @@ def record(name: str, atoms, dft, kill_after: float | None = None, **changes) ->
         directory.mkdir()
         _write_input(directory, atoms, dft, **changes)
         with open(HERE / name, "wb") as out:
-            process = subprocess.Popen(["pw.x", "-in", INPUT_NAME], cwd=directory, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            process = subprocess.Popen(
+                ["pw.x", "-in", INPUT_NAME],
+                cwd=directory,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
             if kill_after is not None:
                 time.sleep(kill_after)
                 os.killpg(process.pid, signal.SIGKILL)

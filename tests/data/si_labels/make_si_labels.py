@@ -28,7 +28,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # tests/, for conftest.FAST_SI_DFT
 
 from conftest import FAST_SI_DFT  # noqa: E402
-
 from mlip_autopipec.config.expander import expand_config  # noqa: E402
 from mlip_autopipec.dft.labeller import label_structure  # noqa: E402
 
@@ -110,8 +109,11 @@ def main() -> None:
             result.info["kpoints"] = " ".join(map(str, record.kpoints or []))
             labelled.append(result)
             fmax = float(np.abs(record.forces).max())
-            print(f"{index:3d} {record.origin:15s} {len(atoms)} atoms  E={record.energy:.4f} eV  max|F|={fmax:.3f} eV/A  "
-                  f"{record.wall_time_s:.1f} s", flush=True)
+            print(
+                f"{index:3d} {record.origin:15s} {len(atoms)} atoms  E={record.energy:.4f} eV  max|F|={fmax:.3f} eV/A  "
+                f"{record.wall_time_s:.1f} s",
+                flush=True,
+            )
     for atoms in labelled:
         atoms.info["pseudo_family"] = full.dft.pseudo_family
         atoms.info["ecutwfc"] = full.dft.ecutwfc

@@ -40,10 +40,14 @@ class QuantumEspresso:
     def kpoints(self, atoms: Atoms, dft: DFTConfig) -> list[int] | None:
         return kpoint_mesh(atoms, dft.kpoint_spacing)
 
-    def write_input(self, atoms: Atoms, dft: DFTConfig, directory: Path, overrides: dict[str, Any], restart: bool, walltime_s: float) -> None:
+    def write_input(
+        self, atoms: Atoms, dft: DFTConfig, directory: Path, overrides: dict[str, Any], restart: bool, walltime_s: float
+    ) -> None:
         write_pw_input(atoms, dft, directory, overrides, restart, walltime_s)
 
-    def run(self, atoms: Atoms, dft: DFTConfig, label: LabelConfig, directory: Path, ntasks: int | None, pass_fds: tuple[int, ...]) -> ProcessResult:
+    def run(
+        self, atoms: Atoms, dft: DFTConfig, label: LabelConfig, directory: Path, ntasks: int | None, pass_fds: tuple[int, ...]
+    ) -> ProcessResult:
         """``[mpirun -np N | srun ...] pw.x [-nk N] -in espresso.pwi``, killed at the wall-time limit."""
         launch = mpi_prefix(label.mpi, ntasks)
         pools = pool_flags(ntasks or label.mpi.ntasks, self.kpoints(atoms, dft)) if launch else []

@@ -81,7 +81,9 @@ def espresso_profile(command: str, dft: DFTConfig) -> EspressoProfile:
     return EspressoProfile(command=command, pseudo_dir=dft.pseudo_dir)
 
 
-def write_pw_input(atoms: Atoms, dft: DFTConfig, directory: Path, overrides: dict[str, Any], restart: bool, walltime_s: float) -> None:
+def write_pw_input(
+    atoms: Atoms, dft: DFTConfig, directory: Path, overrides: dict[str, Any], restart: bool, walltime_s: float
+) -> None:
     """Write ``espresso.pwi`` for one attempt into ``directory`` with ASE's Espresso calculator."""
     work = prepared_atoms(atoms, dft)
     calc = Espresso(

@@ -36,23 +36,35 @@ def classify_pw_output(text: str, returncode: int | None = 0, timed_out: bool = 
     iterations = [int(i) for i in _ITERATION.findall(text)]
     last_iteration = iterations[-1] if iterations else None
     if timed_out:
-        return RunOutcome(WALLTIME_EXCEEDED, f"killed at the wall-time limit after {last_iteration or 0} SCF iterations", last_iteration)
+        return RunOutcome(
+            WALLTIME_EXCEEDED, f"killed at the wall-time limit after {last_iteration or 0} SCF iterations", last_iteration
+        )
     if "Maximum CPU time exceeded" in text:
         return RunOutcome(WALLTIME_EXCEEDED, "pw.x stopped at max_seconds before the SCF converged", last_iteration)
     error = _ERROR_BLOCK.search(text)
     if error:
         routine, code, message = error.groups()
-        return RunOutcome(CRASHED, f"pw.x error in routine {routine} ({code}): {message.strip()}", last_iteration, failing_routine=routine)
+        return RunOutcome(
+            CRASHED, f"pw.x error in routine {routine} ({code}): {message.strip()}", last_iteration, failing_routine=routine
+        )
     failed = _SCF_FAILED.search(text)
     if failed:
         return RunOutcome(SCF_NOT_CONVERGED, f"SCF not converged after {failed.group(1)} iterations", int(failed.group(1)))
     if returncode is not None and (returncode < 0 or returncode >= 128) and "JOB DONE." not in text:
         signal_number = -returncode if returncode < 0 else returncode - 128
-        return RunOutcome(TRUNCATED, f"pw.x was killed by signal {signal_number} after {last_iteration or 0} SCF iterations (output cut short)", last_iteration)
+        return RunOutcome(
+            TRUNCATED,
+            f"pw.x was killed by signal {signal_number} after {last_iteration or 0} SCF iterations (output cut short)",
+            last_iteration,
+        )
     if returncode not in (0, None):
         return RunOutcome(CRASHED, f"pw.x exited with code {returncode} without an error message", last_iteration)
     if "JOB DONE." not in text:
-        return RunOutcome(TRUNCATED, f"output ends before JOB DONE (after {last_iteration or 0} SCF iterations): the process was killed or the disk filled", last_iteration)
+        return RunOutcome(
+            TRUNCATED,
+            f"output ends before JOB DONE (after {last_iteration or 0} SCF iterations): the process was killed or the disk filled",
+            last_iteration,
+        )
     done = _SCF_DONE.search(text)
     if not done:
         return RunOutcome(SCF_NOT_CONVERGED, "JOB DONE printed but no converged SCF found", last_iteration)

@@ -21,7 +21,17 @@ from mlip_autopipec.dft.engine import (
     RunOutcome,
 )
 
-_DIAGONALISATION_ERRORS = ("cdiaghg", "rdiaghg", "pcdiaghg", "cegterg", "regterg", "cholesky", "S matrix", "eigenvalues not converged", "c_bands")
+_DIAGONALISATION_ERRORS = (
+    "cdiaghg",
+    "rdiaghg",
+    "pcdiaghg",
+    "cegterg",
+    "regterg",
+    "cholesky",
+    "S matrix",
+    "eigenvalues not converged",
+    "c_bands",
+)
 # Error stops from routines where gentler numerics can help; any other error stop (overlapping atoms,
 # unreadable pseudopotential, bad input) would only repeat, so the ladder ends there.
 _NUMERICAL_ROUTINES = ("electrons", "mix_rho", "h_psi", "efermig", "efermit", "sum_band", "vloc_psi") + _DIAGONALISATION_ERRORS
@@ -38,7 +48,10 @@ class Rung:
 LADDER: tuple[Rung, ...] = (
     Rung("base"),
     Rung("gentler_mixing", {"mixing_beta": ("scale", 0.5), "electron_maxstep": ("scale", 2.0)}),
-    Rung("local_tf_mixing_more_smearing", {"mixing_mode": ("set", "local-TF"), "mixing_beta": ("scale", 0.5), "degauss": ("scale", 2.0)}),
+    Rung(
+        "local_tf_mixing_more_smearing",
+        {"mixing_mode": ("set", "local-TF"), "mixing_beta": ("scale", 0.5), "degauss": ("scale", 2.0)},
+    ),
     Rung("cg_diagonalisation", {"diagonalization": ("set", "cg"), "electron_maxstep": ("scale", 1.5)}),
 )
 
