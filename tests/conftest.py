@@ -7,10 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from ase import Atoms
 from ase.build import bulk
+from ase.calculators.espresso import Espresso, EspressoProfile
+from ase.calculators.mixing import SumCalculator
+
+from mlip_autopipec.config.models import FullConfig
+from mlip_autopipec.dft.espresso.inputs import pw_input_data
+from mlip_autopipec.dft.kpoints import kpoint_mesh
+from mlip_autopipec.potentials.backend import get_backend
+from mlip_autopipec.potentials.baselines import make_baseline
+from mlip_autopipec.potentials.committee_plan import TrainedCommittee
+from mlip_autopipec.potentials.delta import ReferenceEnergyCalculator
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -94,3 +105,26 @@ def copy_run(source: Path, target: Path) -> Path:
     edits it, so that tests sharing one run never see each other's edits, whatever their order."""
     shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
     return target
+
+
+def direct_ase_energy(atoms: Atoms, full: FullConfig, directory: Path) -> tuple[float, np.ndarray]:
+    """The same calculation through ASE's own Espresso calculator and profile.run (no code of ours runs pw.x)."""
+    dft = full.dft
+    calc = Espresso(
+        profile=EspressoProfile(command="mpirun --allow-run-as-root -np 2 pw.x", pseudo_dir=dft.pseudo_dir),
+        directory=str(directory),
+        input_data=pw_input_data(dft, atoms, {}, restart=False, walltime_s=600),
+        pseudopotentials=dft.pseudopotentials,
+        kpts=kpoint_mesh(atoms, dft.kpoint_spacing),
+    )
+    work = atoms.copy()
+    work.calc = calc
+    return work.get_potential_energy(), work.get_forces()
+
+
+def ase_sum(loaded: TrainedCommittee, member: int) -> SumCalculator:
+    """The reference composition: ASE's SumCalculator of baseline, bare model and reference energies."""
+    manifest = loaded.manifest
+    model = get_backend(manifest.backend).load(loaded.root, manifest.members[member], extrapolation_grade=False)
+    baseline = make_baseline(manifest.baseline.name, manifest.elements, **manifest.baseline.parameters)
+    return SumCalculator([baseline, model, ReferenceEnergyCalculator(manifest.reference_energies)])

@@ -3,6 +3,8 @@ no close contacts across the new boundary, small cells come back whole, metadata
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -21,6 +23,7 @@ from mlip_autopipec.active_learning.extraction import (
     extract_uncertain,
     sphere_members,
 )
+from mlip_autopipec.data.ids import ID_PATTERN
 from mlip_autopipec.structures.filters import min_distance_ratio
 
 LJ_CUTOFF = 4.0  # strictly short-ranged: ASE's LennardJones (smooth=False) has no force beyond rc
@@ -66,7 +69,7 @@ def test_pair_potential_forces_reproduced_in_core(cu216: Atoms) -> None:
     meta = env.info["extraction"]
     assert meta["mode"] == "periodic" and meta["centre"] == 0 and meta["source_centre_index"] == centre
     assert meta["radius"] == pytest.approx(2 * LJ_CUTOFF) and meta["source_n_atoms"] == 216
-    assert len(meta["source_structure_id"]) == 16
+    assert re.fullmatch(ID_PATTERN, meta["source_structure_id"])
     assert env.pbc.all() and env.cell.lengths().min() >= 2 * meta["radius"]
     assert len(env) < len(cu216)
     core = env.arrays[CORE_KEY]

@@ -7,16 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
-from ase.calculators.espresso import Espresso, EspressoProfile
 
-from conftest import FAST_SI_DFT, small_si_structures
+from conftest import FAST_SI_DFT, direct_ase_energy, small_si_structures
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.config.models import FullConfig
 from mlip_autopipec.data.label_cache import LabelCache
 from mlip_autopipec.dft.engine import RunOutcome
-from mlip_autopipec.dft.espresso.inputs import pw_input_data
 from mlip_autopipec.dft.espresso.recovery import LADDER, next_rung, rung_overrides
-from mlip_autopipec.dft.kpoints import kpoint_mesh
 from mlip_autopipec.dft.labeller import dft_hash, label_structure
 
 pytestmark = [pytest.mark.dft, pytest.mark.usefixtures("pw_available")]
@@ -30,21 +27,6 @@ def _config(tmp_path: Path, dft: dict | None = None, label: dict | None = None) 
             "label": {"mpi": {"ntasks": 2}, "cache_dir": str(tmp_path / "cache"), **(label or {})},
         }
     )
-
-
-def direct_ase_energy(atoms, full: FullConfig, directory: Path) -> tuple[float, np.ndarray]:
-    """The same calculation through ASE's own Espresso calculator and profile.run (no code of ours runs pw.x)."""
-    dft = full.dft
-    calc = Espresso(
-        profile=EspressoProfile(command="mpirun --allow-run-as-root -np 2 pw.x", pseudo_dir=dft.pseudo_dir),
-        directory=str(directory),
-        input_data=pw_input_data(dft, atoms, {}, restart=False, walltime_s=600),
-        pseudopotentials=dft.pseudopotentials,
-        kpts=kpoint_mesh(atoms, dft.kpoint_spacing),
-    )
-    work = atoms.copy()
-    work.calc = calc
-    return work.get_potential_energy(), work.get_forces()
 
 
 def test_label_matches_a_direct_ase_run_and_is_cached(tmp_path: Path) -> None:

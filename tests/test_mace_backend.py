@@ -21,8 +21,8 @@ from ase.build import bulk
 from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-from test_training import ase_sum
 
+from conftest import ase_sum
 from mlip_autopipec.config.models import TrainConfig
 from mlip_autopipec.data.records import CommitteeMetrics
 from mlip_autopipec.potentials import ace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.config.models import DFTConfig
 from mlip_autopipec.data.atomic_io import atomic_write, atomic_write_extxyz, atomic_write_text
 from mlip_autopipec.data.database import StructureIndex, structure_id_of
-from mlip_autopipec.data.ids import structure_id
+from mlip_autopipec.data.ids import id_digest, structure_id
 from mlip_autopipec.data.label_cache import LabelCache
 from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.data.structure_files import fan_out, read_structures
@@ -147,12 +148,13 @@ def test_index_states_move_forward_only(tmp_path: Path) -> None:
 
 
 def test_index_takes_ids_that_read_as_numbers_and_keeps_the_state_history(tmp_path: Path) -> None:
-    """ASE's database refuses number-like strings; one hex id in ~2000 is all digits (seen in a real run)."""
+    """ASE's database refuses number-like strings; one hash in ~2000 is all digits (seen in a real run before ids had
+    their letter prefix): such a structure is indexed, and its id is a name, not a number."""
     base = bulk("Si", "diamond", 5.43)
     for seed in range(200_000):
         atoms = base.copy()
         atoms.positions[0, 0] = 1e-4 * seed
-        if structure_id(atoms).isdigit():
+        if id_digest(structure_id(atoms)).isdigit():
             break
     else:
         pytest.fail("no all-digit id found")
@@ -160,7 +162,7 @@ def test_index_takes_ids_that_read_as_numbers_and_keeps_the_state_history(tmp_pa
     sid = index.upsert(atoms, "generated", iteration=0, origin="strain_rattle")
     index.upsert(atoms, "selected_for_labelling", iteration=0)
     index.record_label(_record(atoms))
-    assert sid.isdigit() and index.state_of(sid) == "labelled"
+    assert id_digest(sid).isdigit() and not sid.isdigit() and index.state_of(sid) == "labelled"
     row = index.rows("labelled")[0]
     assert structure_id_of(row) == sid
     assert [step["state"] for step in row.data["history"]] == ["generated", "selected_for_labelling", "labelled"]
@@ -182,3 +184,28 @@ def test_structure_file_errors_are_one_line(tmp_path: Path) -> None:
     atomic_write_extxyz(good, bulk("Cu", "fcc", 3.6))
     with pytest.raises(StructureFileError, match="contains Cu, which is not in the composition"):
         read_structures(good, allowed_elements=["Si"])
+
+
+def test_structure_ids_never_read_as_numbers_and_legacy_cache_entries_are_found(tmp_path: Path) -> None:
+    """Ids are names everywhere (ASE's database, YAML); a label cached under the id spelling of earlier versions
+    (bare hex) is still found, so a finished DFT label is not recomputed because ids gained their prefix."""
+    import yaml
+
+    from mlip_autopipec.data.ids import ID_PATTERN
+
+    for scale in np.linspace(5.30, 5.50, 40):
+        sid = structure_id(bulk("Si", "diamond", float(scale)))
+        assert re.fullmatch(ID_PATTERN, sid) and isinstance(yaml.safe_load(sid), str)
+        with pytest.raises(ValueError):
+            float(sid)
+    index = StructureIndex(tmp_path / "index.db")
+    atoms = bulk("Si", "diamond", 5.43)
+    atoms.info["origin"] = "test"
+    index.upsert(atoms, "generated")
+    assert [structure_id_of(row) for row in index.db.select()] == [structure_id(atoms)]
+    record = _record(atoms)
+    cache = LabelCache(tmp_path / "cache")
+    legacy = cache.path(id_digest(record.structure_id), record.dft_hash)
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(record.model_copy(update={"structure_id": id_digest(record.structure_id)}).model_dump_json())
+    assert cache.get(record.structure_id, record.dft_hash) == record

@@ -16,6 +16,7 @@ import yaml
 from ase import Atoms
 from ase.build import bulk
 
+from conftest import ase_sum
 from mlip_autopipec.config.models import TrainConfig
 from mlip_autopipec.data.records import CommitteeMetrics
 from mlip_autopipec.potentials.ace import (
@@ -35,7 +36,7 @@ from mlip_autopipec.potentials.dataset import (
     split_train_test,
     structure_key,
 )
-from mlip_autopipec.potentials.delta import ReferenceEnergyCalculator, reference_energy
+from mlip_autopipec.potentials.delta import reference_energy
 from mlip_autopipec.potentials.metrics import report_committee
 
 COMMITTEE_SIZE = 3
@@ -259,16 +260,6 @@ def test_metrics_json_and_plots(report: dict[str, Path]) -> None:
         path = report[key]
         assert path.is_file() and path.stat().st_size > 10_000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def ase_sum(loaded, member: int):
-    """The reference composition: ASE's SumCalculator of baseline, bare model and reference energies."""
-    from ase.calculators.mixing import SumCalculator
-
-    manifest = loaded.manifest
-    model = get_backend(manifest.backend).load(loaded.root, manifest.members[member], extrapolation_grade=False)
-    baseline = make_baseline(manifest.baseline.name, manifest.elements, **manifest.baseline.parameters)
-    return SumCalculator([baseline, model, ReferenceEnergyCalculator(manifest.reference_energies)])
 
 
 def test_delta_learning_baseline_plus_model(committee: Path) -> None:

@@ -213,7 +213,7 @@ def test_threshold_uses_the_members_fitted_to_each_structure() -> None:
     manifest = {
         "members": [{"bootstrap": {structure_key(a): 1 for a in cells}} if k < 2 else {"bootstrap": {}} for k in range(4)]
     }
-    fitted = fitted_by_members(manifest)
+    fitted = fitted_by_members([member["bootstrap"] for member in manifest["members"]])
     assert all(fitted[structure_key(a)] == [0, 1] for a in cells)
     in_sample = committee_threshold(committee, cells, 95.0, fitted_by=fitted)
     manual = []

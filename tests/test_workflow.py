@@ -10,9 +10,8 @@ import ase.db
 import ase.io
 import pytest
 import yaml
-from test_labeller import direct_ase_energy
 
-from conftest import PYTHON, REPO, SNAKEFILE, copy_run, small_si_structures, snakemake, write_config
+from conftest import PYTHON, REPO, SNAKEFILE, copy_run, direct_ase_energy, small_si_structures, snakemake, write_config
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.data.database import structure_id_of
 

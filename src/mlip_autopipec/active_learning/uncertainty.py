@@ -26,6 +26,7 @@ from ase import Atoms
 
 from mlip_autopipec.data.records import Threshold
 from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
+from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_split
 from mlip_autopipec.potentials.dataset import structure_key
 from mlip_autopipec.structures.clusters import is_scan
 
@@ -185,14 +186,26 @@ def committee_threshold(
     )
 
 
-def fitted_by_members(manifest: Mapping[str, Any]) -> dict[str, list[int]]:
-    """Structure id -> the committee members whose bootstrap resample drew it (from the manifest)."""
+def fitted_by_members(bootstraps: Sequence[Mapping[str, int]]) -> dict[str, list[int]]:
+    """Structure id -> the committee members whose bootstrap resample drew it (``bootstraps``: each member's
+    structure id -> times drawn, in member order, as ``committee.json`` records them)."""
     fitted: dict[str, list[int]] = {}
-    for position, member in enumerate(manifest.get("members", [])):
-        for sid, count in (member.get("bootstrap") or {}).items():
+    for position, drawn in enumerate(bootstraps):
+        for sid, count in drawn.items():
             if count > 0:
                 fitted.setdefault(sid, []).append(position)
     return fitted
+
+
+def threshold_of_committee(committee: TrainedCommittee, percentile: float, fixed: float | None = None) -> Threshold:
+    """The threshold of a trained committee (``threshold.json``): ``committee_threshold`` on its training split,
+    with the spread on each structure over the members fitted to it."""
+    from mlip_autopipec.potentials.committee import CommitteeCalculator
+
+    train, _ = load_split(committee)
+    calculator = CommitteeCalculator(committee, extrapolation_grade=False)
+    fitted = fitted_by_members([member.bootstrap for member in committee.manifest.members])
+    return committee_threshold(calculator, train, percentile, fixed, fitted)
 
 
 def _value(threshold: Threshold | float) -> float:

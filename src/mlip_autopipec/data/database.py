@@ -22,18 +22,9 @@ STATES: tuple[State, ...] = ("generated", "selected_for_labelling", "labelled", 
 _RANK = {state: rank for rank, state in enumerate(STATES)}
 
 
-def db_structure_id(sid: str) -> str:
-    """The ``structure_id`` column value: the id with an ``s`` in front.
-
-    Why: ASE's database refuses a string that reads as a number, and a hex id can ("9987654027759991",
-    "12345e6789012345"); the prefix keeps every id a string. ``structure_id_of`` undoes it.
-    """
-    return f"s{sid}"
-
-
 def structure_id_of(row: Any) -> str:
-    """The structure id of a database row (without the column's ``s`` prefix)."""
-    return str(row.structure_id)[1:]
+    """The structure id of a database row (ids start with a letter, so ASE's database keeps them as strings)."""
+    return str(row.structure_id)
 
 
 class StructureIndex:
@@ -45,7 +36,7 @@ class StructureIndex:
         self.db = ase.db.connect(str(self.path))
 
     def _row(self, sid: str) -> Any | None:
-        rows = list(self.db.select(structure_id=db_structure_id(sid)))
+        rows = list(self.db.select(structure_id=sid))
         return rows[0] if rows else None
 
     def state_of(self, sid: str) -> str | None:
@@ -79,7 +70,7 @@ class StructureIndex:
             )
         data = {**(data or {}), "history": history}
         values = {k: v for k, v in provenance.items() if v is not None}
-        self.db.write(atoms, key_value_pairs={"structure_id": db_structure_id(sid), "state": state, **values}, data=data)
+        self.db.write(atoms, key_value_pairs={"structure_id": sid, "state": state, **values}, data=data)
         return sid
 
     def record_label(self, record: LabelRecord) -> str:

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import ase.io
+from ase import Atoms
 
 from mlip_autopipec.data.database import StructureIndex
 from mlip_autopipec.data.records import IngestSummary, LabelRecord
@@ -23,6 +24,7 @@ def ingest_iteration(
             n_generated += 1
     for path in selected:
         atoms = ase.io.read(path)
+        assert isinstance(atoms, Atoms)  # read without an index slice returns one Atoms (the last image)
         index.upsert(atoms, "selected_for_labelling", iteration=iteration, origin=str(atoms.info.get("origin", "unknown")))
     states: Counter[str] = Counter()
     reasons: dict[str, str] = {}

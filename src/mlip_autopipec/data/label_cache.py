@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlip_autopipec.data.ids import id_digest
 from mlip_autopipec.data.records import LabelRecord
 
 
@@ -33,13 +34,18 @@ class LabelCache:
         return self.root / dft_hash / f"{structure_id}.json"
 
     def get(self, structure_id: str, dft_hash: str) -> LabelRecord | None:
-        path = self.path(structure_id, dft_hash)
-        if not path.is_file():
-            return None
-        try:
-            return LabelRecord.read(path)
-        except (ValueError, OSError):
-            return None  # unreadable entry: recompute rather than crash
+        """The cached label, also from an entry written under the structure's legacy id (no ``s`` prefix):
+        a finished DFT label is never recomputed because ids changed their spelling."""
+        for name in dict.fromkeys((structure_id, id_digest(structure_id))):
+            path = self.path(name, dft_hash)
+            if not path.is_file():
+                continue
+            try:
+                record = LabelRecord.read(path)
+            except (ValueError, OSError):
+                return None  # unreadable entry: recompute rather than crash
+            return record if record.structure_id == structure_id else record.model_copy(update={"structure_id": structure_id})
+        return None
 
     @contextmanager
     def lock(self, structure_id: str, dft_hash: str, max_wait_s: float = 24 * 3600.0) -> Iterator[int | None]:

@@ -189,15 +189,14 @@ def make_dynamics(
     dt = timestep_fs * units.fs
     if ensemble == "nvt":
         return Langevin(atoms, dt, temperature_K=temperature_K, friction=friction_per_fs / units.fs, fixcm=True, rng=rng)
-    options = {
-        "temperature_K": temperature_K,
-        "pressure_au": pressure_gpa * units.GPa,
-        "tdamp": tdamp_steps * dt,
-        "pdamp": pdamp_steps * dt,
-    }
+    pressure_au = pressure_gpa * units.GPa
+    tdamp = tdamp_steps * dt
+    pdamp = pdamp_steps * dt
     if np.all(atoms.pbc):
-        return MTKNPT(atoms, dt, **options)
-    return MaskedMTKNPT(atoms, dt, mask=tuple(bool(p) for p in atoms.pbc), **options)
+        return MTKNPT(atoms, dt, temperature_K=temperature_K, pressure_au=pressure_au, tdamp=tdamp, pdamp=pdamp)
+    pbc = atoms.pbc
+    mask = (bool(pbc[0]), bool(pbc[1]), bool(pbc[2]))
+    return MaskedMTKNPT(atoms, dt, mask=mask, temperature_K=temperature_K, pressure_au=pressure_au, tdamp=tdamp, pdamp=pdamp)
 
 
 def _frame(atoms: Atoms, info: dict[str, Any]) -> Atoms:

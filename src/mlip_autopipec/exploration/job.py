@@ -15,7 +15,7 @@ from typing import Any
 from ase import Atoms
 
 from mlip_autopipec.config.models import ExploreConfig
-from mlip_autopipec.data.ids import structure_id
+from mlip_autopipec.data.ids import id_digest, structure_id
 from mlip_autopipec.data.records import ExploreSummary
 from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.exploration.explore import Watchdog, default_sample_every, explore_md
@@ -87,7 +87,7 @@ def run_exploration_job(
             sample_every=every,
             supercell_atoms=explore.supercell_atoms,
             pressure_gpa=job_pressure,
-            seed=job_seed(int(run_seed), start_id, temperature_K, ensemble, job_pressure),
+            seed=job_seed(int(run_seed), id_digest(start_id), temperature_K, ensemble, job_pressure),
             start_id=start_id,
             watchdog=dog,
             surrogate_name=surrogate_name,

@@ -1,4 +1,12 @@
-"""Physical baselines (ZBL, Lennard-Jones) and delta-learning helpers, all as plain ASE calculators."""
+"""Stage `train`: physical baselines, delta learning and the committee of ACE or MACE members.
+
+``zbl``, ``lennard_jones``, ``pair`` and ``baselines`` (the physical baselines), ``delta`` (targets, reference
+energies, the one baseline + model + references calculator), ``dataset`` (split, bootstrap), ``backend`` (the
+training-backend protocol, its registry and the committee-wide settings), ``ace`` and ``mace_backend`` (one
+module per backend: settings, training, loading, training curve), ``committee_plan`` (plan, train a member,
+collect), ``committee`` (the committee calculator), ``metrics`` (errors against DFT, parity plot, learning
+curve), ``surrogate`` (the universal potential that drives exploration).
+"""
 
 from mlip_autopipec.potentials.baselines import BASELINE_NAMES, BaselineName, make_baseline, recommended_baseline
 from mlip_autopipec.potentials.delta import (

@@ -186,7 +186,7 @@ def pacemaker_dataframe(
     atoms_list: Sequence[Atoms],
     baseline: BaseCalculator | None,
     reference_energies: Mapping[str, float],
-    weights: Sequence[float] | None = None,
+    weights: Sequence[float] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The pacemaker dataset of delta targets: one row per structure (rows with weight 0 dropped).
 
@@ -320,7 +320,7 @@ def train_ace_member(
     baseline: BaseCalculator | None,
     reference_energies: Mapping[str, float],
     seed: int,
-    weights: Sequence[float] | None = None,
+    weights: Sequence[float] | np.ndarray | None = None,
     active_set: bool = True,
     timeout_s: float | None = None,
 ) -> AceMemberRecord:
@@ -446,7 +446,7 @@ class AceBackend:
     def view(self, atoms: Atoms) -> Atoms:
         return ace_view(atoms)
 
-    def cutoff(self, settings: AceSettings) -> float:  # type: ignore[override]
+    def cutoff(self, settings: AceSettings) -> float:
         """ACE's radial cutoff: no force depends on anything farther away."""
         return float(settings.cutoff)
 

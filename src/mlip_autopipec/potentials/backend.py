@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
 import numpy as np
 from ase import Atoms
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from mlip_autopipec.data.records import CommitteePlan, MemberEntry, MemberRecord
 
 BackendName = Literal["ace", "mace"]
+
+# A backend's own settings model, member record and manifest entry (e.g. AceSettings, AceMemberRecord, AceMemberEntry).
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+RecordT = TypeVar("RecordT", bound="MemberRecord")
+EntryT = TypeVar("EntryT", bound="MemberEntry")
 
 
 class CommitteeSettings(BaseModel):
@@ -96,31 +101,39 @@ class CurveLabels:
     title: str
 
 
-class TrainingBackend(Protocol):
-    """The backend-specific steps of a committee; everything else is shared (see ``committee_plan``)."""
+class TrainingBackend(Protocol[SettingsT, RecordT, EntryT]):
+    """The backend-specific steps of a committee; everything else is shared (see ``committee_plan``).
 
-    name: BackendName
+    Generic in the backend's own settings, member record and manifest entry types: each backend takes
+    back only the kinds of objects it produces.
+    """
+
     curve_labels: CurveLabels
+
+    @property
+    def name(self) -> BackendName:
+        """The backend's name in configs and manifests (read-only, so each backend may narrow it to its own literal)."""
+        ...
 
     def choose_settings(
         self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]
-    ) -> tuple[BaseModel, dict[str, str]]:
+    ) -> tuple[SettingsT, dict[str, str]]:
         """The backend's settings for this data (``n_structures`` labelled, ``n_train`` after the split) and why."""
         ...
 
-    def train(self, job: MemberJob) -> MemberRecord:
+    def train(self, job: MemberJob) -> RecordT:
         """Fit one member in ``job.workdir``; it leaves ``member.json`` there."""
         ...
 
-    def read_member(self, path: Path) -> MemberRecord:
+    def read_member(self, path: Path) -> RecordT:
         """A member's ``member.json`` back as the backend's record."""
         ...
 
-    def entry(self, record: MemberRecord, root: Path, common: dict[str, object]) -> MemberEntry:
+    def entry(self, record: RecordT, root: Path, common: dict[str, Any]) -> EntryT:
         """The member's manifest entry (paths relative to the committee folder ``root``; ``common``: shared fields)."""
         ...
 
-    def load(self, root: Path, member: MemberEntry, extrapolation_grade: bool) -> Calculator:
+    def load(self, root: Path, member: EntryT, extrapolation_grade: bool) -> Calculator:
         """The bare model calculator of a manifest entry."""
         ...
 
@@ -128,13 +141,25 @@ class TrainingBackend(Protocol):
         """The structure as the model evaluates it."""
         ...
 
-    def cutoff(self, settings: BaseModel) -> float:
+    def cutoff(self, settings: SettingsT) -> float:
         """How far (A) an atom's force depends on its neighbours under these settings."""
         ...
 
-    def curve(self, root: Path, member: MemberEntry) -> Curve | None:
+    def curve(self, root: Path, member: EntryT) -> Curve | None:
         """The member's training curve, if its trainer wrote one."""
         ...
+
+
+@overload
+def relative_path(path: Path, root: Path) -> str: ...
+
+
+@overload
+def relative_path(path: None, root: Path) -> None: ...
+
+
+@overload
+def relative_path(path: Path | None, root: Path) -> str | None: ...
 
 
 def relative_path(path: Path | None, root: Path) -> str | None:
@@ -147,12 +172,12 @@ def relative_path(path: Path | None, root: Path) -> str | None:
         return str(path)
 
 
-def get_backend(name: str) -> TrainingBackend:
+def get_backend(name: str) -> TrainingBackend[Any, Any, Any]:
     """The backend by name (``plan.backend``)."""
     from mlip_autopipec.potentials.ace import ACE
     from mlip_autopipec.potentials.mace_backend import MACE
 
-    backends: dict[str, TrainingBackend] = {"ace": ACE, "mace": MACE}
+    backends: dict[str, TrainingBackend[Any, Any, Any]] = {"ace": ACE, "mace": MACE}
     if name not in backends:
         raise ValueError(f"unknown training backend {name!r}; use one of {', '.join(backends)}")
     return backends[name]

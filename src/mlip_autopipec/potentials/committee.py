@@ -112,6 +112,7 @@ class CommitteeCalculator(Calculator):
     ) -> None:
         super().calculate(atoms, list(properties), list(system_changes))
         atoms = self.atoms
+        assert atoms is not None  # Calculator.calculate has just set self.atoms
         periodic = is_periodic(atoms)
         n = len(atoms)
         offset = self.offset(atoms)

@@ -161,11 +161,11 @@ def plan_from_labels(
     reference energies, and the previous iteration's plan (its test set stays held out)."""
     records = [LabelRecord.read(path) for path in label_files]
     labelled = [record for record in records if record.state == "labelled"]
-    isolated = {
-        r.to_atoms().get_chemical_symbols()[0]: float(r.energy)
-        for r in labelled
-        if r.origin == "isolated_atom" and len(r.numbers) == 1
-    }
+    isolated: dict[str, float] = {}
+    for r in labelled:
+        if r.origin == "isolated_atom" and len(r.numbers) == 1:
+            assert r.energy is not None  # a 'labelled' record always carries its energy (None only when failed)
+            isolated[r.to_atoms().get_chemical_symbols()[0]] = float(r.energy)
     previous = CommitteePlan.read(previous_plan_file) if previous_plan_file else None
     plan = plan_committee(
         [record.to_atoms() for record in labelled],

@@ -104,6 +104,7 @@ class ReferenceEnergyCalculator(Calculator):
         system_changes: list[str] = all_changes,
     ) -> None:
         super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None  # Calculator.calculate has just set self.atoms
         energies = np.array(
             [_lookup(self.reference_energies, symbol) for symbol in self.atoms.get_chemical_symbols()], dtype=float
         )
@@ -372,6 +373,7 @@ class DeltaCalculator(Calculator):
         system_changes: Sequence[str] = all_changes,
     ) -> None:
         super().calculate(atoms, list(properties), list(system_changes))
+        assert self.atoms is not None  # Calculator.calculate has just set self.atoms
         periodic = is_periodic(self.atoms)
         total = add_offset(_fast_model_prediction(self.model, self.view(self.atoms), periodic), self.offset(self.atoms))
         self.results = {"energy": total.energy, "free_energy": total.energy, "forces": total.forces}

@@ -173,7 +173,7 @@ def write_mace_dataset(
     path: str | Path,
     baseline: BaseCalculator | None,
     reference_energies: Mapping[str, float] | None,
-    weights: Sequence[int] | None = None,
+    weights: Sequence[int] | np.ndarray | None = None,
 ) -> Path:
     """Delta targets (DFT - baseline - references) as extxyz with ``REF_*`` keys; return the path.
 
@@ -186,7 +186,7 @@ def write_mace_dataset(
     counts = np.ones(len(targets), dtype=int) if weights is None else np.asarray(weights, dtype=int)
     if counts.shape != (len(targets),):
         raise ValueError(f"got {counts.size} weights for {len(targets)} structures")
-    frames = []
+    frames: list[Atoms] = []
     for atoms, count in zip(targets, counts, strict=True):
         results = atoms.calc.results
         clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
@@ -288,7 +288,7 @@ def fit_mace_member(
     reference_energies: Mapping[str, float] | None,
     settings: MaceSettings,
     seed: int = 123,
-    weights: Sequence[int] | None = None,
+    weights: Sequence[int] | np.ndarray | None = None,
     valid_fraction: float = 0.1,
     stress: bool = True,
     threads: int = 1,
@@ -412,7 +412,7 @@ class MaceBackend:
         """MACE takes any periodicity (slabs, wires, molecules) as it is."""
         return atoms
 
-    def cutoff(self, settings: MaceSettings) -> float:  # type: ignore[override]
+    def cutoff(self, settings: MaceSettings) -> float:
         """The receptive field: ``r_max`` times the number of message-passing layers."""
         return float(settings.hyperparameters.r_max) * int(settings.hyperparameters.num_interactions)
 

@@ -24,7 +24,12 @@ from ase.calculators.calculator import BaseCalculator  # noqa: E402
 
 from mlip_autopipec.data.records import CommitteeErrors, CommitteeMetrics, ErrorStats, MemberErrors  # noqa: E402
 from mlip_autopipec.potentials.backend import get_backend  # noqa: E402
-from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee, load_split  # noqa: E402
+from mlip_autopipec.potentials.committee_plan import (  # noqa: E402
+    TrainedCommittee,
+    collect_committee,
+    load_committee,
+    load_split,
+)
 from mlip_autopipec.potentials.dataset import structure_key  # noqa: E402
 from mlip_autopipec.potentials.delta import dft_labels  # noqa: E402
 from mlip_autopipec.structures.clusters import is_scan  # noqa: E402
@@ -133,10 +138,8 @@ def evaluate_committee(
     member_errors = [
         MemberErrors(
             index=k,
-            **{
-                name: error_metrics(per_member[name][k]) if per_member[name] else ErrorStats(n_structures=0)
-                for name in per_member
-            },
+            train=error_metrics(per_member["train"][k]) if per_member["train"] else ErrorStats(n_structures=0),
+            test=error_metrics(per_member["test"][k]) if per_member["test"] else ErrorStats(n_structures=0),
         )
         for k in range(n_members)
     ]
@@ -153,6 +156,7 @@ def parity_plot(predictions: Mapping[str, Predictions], path: str | Path, title:
         if not pred.energy_ref:
             continue
         stats = error_metrics(pred)
+        assert stats.energy_rmse_per_atom is not None  # error_metrics sets it whenever energy_ref is non-empty
         colour = colours.get(name)
         axes[0].scatter(
             pred.energy_ref,
@@ -282,3 +286,9 @@ def report_committee(manifest_path: str | Path, outdir: str | Path | None = None
         ),
         "learning_curve": learning_curve_plot(committee, outdir / "learning_curve.png", metrics),
     }
+
+
+def finish_committee(workdir: str | Path) -> tuple[TrainedCommittee, dict[str, Path]]:
+    """The end of a training job: collect the members into ``committee.json``, then write its metrics and pictures."""
+    manifest_path = collect_committee(workdir)
+    return load_committee(manifest_path), report_committee(manifest_path)

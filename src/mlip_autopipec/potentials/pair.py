@@ -61,9 +61,10 @@ class PairPotential(Calculator):
     ) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
+        assert atoms is not None  # Calculator.calculate has just set self.atoms
         natoms = len(atoms)
         numbers = atoms.get_atomic_numbers()
-        energies = np.zeros(natoms)
+        energies: np.ndarray = np.zeros(natoms)
         forces = np.zeros((natoms, 3))
         virial = np.zeros((3, 3))
 

@@ -186,7 +186,7 @@ def cluster_reduced(
     if n_clusters < 1:
         raise ValueError(f"n_clusters must be at least 1, got {n_clusters}")
     if n_clusters == n_frames or n_clusters == 1:
-        labels = np.arange(n_frames) if n_clusters == n_frames else np.zeros(n_frames, dtype=np.int64)
+        labels: np.ndarray = np.arange(n_frames) if n_clusters == n_frames else np.zeros(n_frames, dtype=np.int64)
         return Clustering(labels.astype(np.int32), n_clusters, n_clusters, float("nan"), "trivial", timings)
 
     start = time.perf_counter()

@@ -137,18 +137,6 @@ def _finish(
     kept = space.n_components
     variance = space.eigenvalues[:kept]
     ratio = space.explained_variance_ratio[:kept]
-    common = dict(
-        n_components=kept,
-        explained_variance=variance,
-        explained_variance_ratio=ratio,
-        n_frames=n_frames,
-        strategy=strategy,
-        k_per_cluster=k_per_cluster,
-        seed=seed,
-        coordinates=coordinates,
-        space=space,
-        source_passes=source_passes,
-    )
     if strategy not in ("closest", "random"):
         raise ValueError(f"strategy must be 'closest' or 'random', got {strategy!r}")
     if n_select >= n_frames:
@@ -167,7 +155,16 @@ def _finish(
             coverage_per_component=np.ones(kept),
             coverage_bins=coverage_bins or default_coverage_bins(n_frames),
             timings=timings,
-            **common,
+            n_components=kept,
+            explained_variance=variance,
+            explained_variance_ratio=ratio,
+            n_frames=n_frames,
+            strategy=strategy,
+            k_per_cluster=k_per_cluster,
+            seed=seed,
+            coordinates=coordinates,
+            space=space,
+            source_passes=source_passes,
         )
 
     clustering: Clustering = cluster_reduced(coordinates, n_clusters, seed)
@@ -196,7 +193,16 @@ def _finish(
         coverage_bins=bins,
         distances_exact=score.exact,
         timings=timings,
-        **common,
+        n_components=kept,
+        explained_variance=variance,
+        explained_variance_ratio=ratio,
+        n_frames=n_frames,
+        strategy=strategy,
+        k_per_cluster=k_per_cluster,
+        seed=seed,
+        coordinates=coordinates,
+        space=space,
+        source_passes=source_passes,
     )
 
 

@@ -7,6 +7,7 @@ their descriptor (no neighbours) says nothing to a clustering.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from ase import Atoms
@@ -15,8 +16,15 @@ from mlip_autopipec.descriptors import DescriptorSpec, structure_descriptors
 from mlip_autopipec.sampling.direct import direct_select
 from mlip_autopipec.structures.clusters import is_scan
 
+
+class _SpecSizes(TypedDict):
+    r_cut: float
+    n_max: int
+    l_max: int
+
+
 # A lighter basis than the descriptor default: selection needs to tell structures apart, not fit forces.
-SELECTION_SPEC = {"r_cut": 5.0, "n_max": 6, "l_max": 4}
+SELECTION_SPEC: _SpecSizes = {"r_cut": 5.0, "n_max": 6, "l_max": 4}
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ def relax_cell(atoms: Atoms, calculator: Calculator, fmax: float = 0.02, steps: 
 
     work = atoms.copy()
     work.calc = calculator
-    BFGS(FrechetCellFilter(work), logfile=None).run(fmax=fmax, steps=steps)
+    # ASE annotates Optimizer's first argument as Atoms, but documents filters (FrechetCellFilter) as valid there.
+    BFGS(FrechetCellFilter(work), logfile=None).run(fmax=fmax, steps=steps)  # type: ignore[arg-type]
     relaxed = Atoms(numbers=work.numbers, positions=work.positions, cell=work.cell, pbc=work.pbc)
     logger.info("prototype relaxed by the surrogate: volume %.2f -> %.2f A^3", atoms.get_volume(), relaxed.get_volume())
     return relaxed

@@ -164,7 +164,7 @@ def _user_family(directory: Path, elements: list[str]) -> PseudoFamily:
             table = data
             family.name = candidate.stem  # e.g. SSSP_1.3_PBE_efficiency
             break
-    upfs = {}
+    upfs: dict[str | None, Path] = {}
     for path in sorted(directory.iterdir()):
         if path.suffix.lower() == ".upf":
             upfs.setdefault(_upf_element(path), path)

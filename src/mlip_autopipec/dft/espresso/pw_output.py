@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
 from ase.io import read
 
 from mlip_autopipec.dft.engine import (
@@ -78,6 +79,7 @@ def classify_pw_output(text: str, returncode: int | None = 0, timed_out: bool = 
 def read_pw_results(output: str | Path) -> dict[str, np.ndarray | float]:
     """Energy (eV), forces (eV/Angstrom) and stress (Voigt, eV/Angstrom^3) through ASE's reader."""
     atoms = read(output, format="espresso-out", index=-1)
+    assert isinstance(atoms, Atoms)  # an integer index returns one Atoms, never a list
     results = atoms.calc.results
     parsed: dict[str, np.ndarray | float] = {"energy": float(results["energy"]), "forces": np.array(results["forces"])}
     if results.get("stress") is not None:
