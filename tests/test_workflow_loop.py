@@ -28,7 +28,8 @@ import ase.db
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, SNAKEFILE
+from conftest import PYTHON, REPO, SNAKEFILE, copy_run
+from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.data.run_summary import run_summary
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
@@ -37,19 +38,20 @@ MLIP_PIPE = str(Path(PYTHON).parent / "mlip-pipe")
 SHORT_LOOP = REPO / "config" / "examples" / "si_short_loop.yaml"
 COUNTER = "pw_calls.log"
 WRAPPER = """#!/bin/sh
-# Counts pw.x runs for the tests (MPI rank 0 writes), then runs the real pw.x with the same arguments.
+# Counts pw.x runs for the tests (MPI rank 0 writes; $PW_COUNTER overrides the log, for copies of a run),
+# then runs the real pw.x with the same arguments.
 rank="${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"
-[ "$rank" = 0 ] && echo "start $PWD" >> "COUNTER"
+[ "$rank" = 0 ] && echo "start $PWD" >> "${PW_COUNTER:-@COUNTER@}"
 pw.x "$@"
 rc=$?
-[ "$rank" = 0 ] && echo "end $rc $PWD" >> "COUNTER"
+[ "$rank" = 0 ] && echo "end $rc $PWD" >> "${PW_COUNTER:-@COUNTER@}"
 exit $rc
 """
 
 
 def write_loop_config(workdir: Path) -> None:
     wrapper = workdir / "pw_counting.sh"
-    wrapper.write_text(WRAPPER.replace("COUNTER", str(workdir / COUNTER)))
+    wrapper.write_text(WRAPPER.replace("@COUNTER@", str(workdir / COUNTER)))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     config = yaml.safe_load(SHORT_LOOP.read_text())
     config["max_iterations"] = 1
@@ -255,6 +257,61 @@ def test_short_loop_delivers_a_versioned_committee(uninterrupted: Path) -> None:
     shown = subprocess.run([MLIP_PIPE, "status"], cwd=workdir, capture_output=True, text=True, timeout=120, check=True).stdout
     assert "Iterations" in shown and "continue" in shown
     assert "Nothing to be done" in dry_run(workdir)
+
+
+# ---------------------------------------------------------------- validation of the delivered committee
+
+CHEAP_VALIDATION = {"enabled": True, "stability_ps": 0.5, "set_per_temperature": 2, "set_md_snapshots": 1}
+
+
+def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, tmp_path: Path) -> None:
+    """The `validate` rule runs on the delivered committee after the loop; `mlip-pipe validate` on the same committee
+    then computes no DFT (label cache) and gives the same DFT column; `mlip-pipe status` shows the table."""
+    workdir = copy_run(uninterrupted, tmp_path / "run")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["validation"] = CHEAP_VALIDATION
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "validate" in dry_run(workdir) and "train_member" not in dry_run(workdir)  # only the new stage is planned
+    started, _ = pw_runs(workdir)
+    run = subprocess.run(
+        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, capture_output=True, text=True, timeout=1800
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = ValidationReport.read(workdir / "results/validation/validation.json")
+    groups = {row.group for row in report.rows}
+    for group in (
+        "equation of state",
+        "elastic constants",
+        "phonons",
+        "point defects",
+        "validation set",
+        "uncertainty calibration",
+        "stability",
+    ):
+        assert group in groups, f"no {group} rows in {sorted(groups)}"
+    after_rule, _ = pw_runs(workdir)
+    assert len(after_rule) - len(started) >= report.dft_runs > 0  # each label one pw.x run, more when the ladder retried
+    compared = [row for row in report.rows if row.dft is not None]
+    assert len(compared) >= 8 and all(row.error == pytest.approx(row.potential - row.dft) for row in compared)
+    lattice = next(row for row in report.rows if row.quantity.startswith("lattice constant"))
+    assert 5.3 < lattice.dft < 5.6 and lattice.n_samples  # DFT Si with the cheap settings, on one k-point mesh
+    assert {row.mark for row in report.rows} <= {"pass", "warn", "fail", "info"}
+    for figure in report.figures.values():
+        assert (workdir / "results/validation" / figure).read_bytes()[:4] == b"\x89PNG"
+    again = subprocess.run(
+        [MLIP_PIPE, "validate", "--config", "config.yaml", "--output", "results/validation_again"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert again.returncode == (1 if report.failed else 0), again.stdout[-3000:] + again.stderr[-3000:]
+    second = ValidationReport.read(workdir / "results/validation_again/validation.json")
+    assert second.dft_runs == 0 and len(pw_runs(workdir)[0]) == len(after_rule)  # every DFT number from the label cache
+    assert [row.dft for row in second.rows] == pytest.approx([row.dft for row in report.rows], nan_ok=True)
+    assert "Validation of" in again.stdout and ("fail" in again.stderr) == bool(report.failed)
+    shown = subprocess.run([MLIP_PIPE, "status"], cwd=workdir, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "Validation of" in shown and "lattice constant" in shown
 
 
 # ---------------------------------------------------------------- kill and resume

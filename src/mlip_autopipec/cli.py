@@ -14,6 +14,7 @@ from mlip_autopipec.commands.check import check
 from mlip_autopipec.commands.init import init
 from mlip_autopipec.commands.run import run
 from mlip_autopipec.commands.status import status
+from mlip_autopipec.commands.validate import validate
 from mlip_autopipec.errors import UserInputError
 
 
@@ -27,6 +28,7 @@ cli.add_command(init)
 cli.add_command(check)
 cli.add_command(run)
 cli.add_command(status)
+cli.add_command(validate)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from mlip_autopipec.commands.validate import validation_table
 from mlip_autopipec.data.database import STATES, StructureIndex, structure_id_of
+from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.data.run_summary import run_summary
 from mlip_autopipec.errors import UserInputError
 
@@ -17,7 +20,7 @@ from mlip_autopipec.errors import UserInputError
 @click.option("--database", default="results/database.db", show_default=True, type=click.Path(dir_okay=False))
 def status(database: str) -> None:
     """Summarise a run: the structure index, failures, and per iteration its DFT work, errors and decision."""
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     iterations = run_summary(Path(database).parent)
     if Path(database).is_file():
         index = StructureIndex(database)
@@ -39,6 +42,12 @@ def status(database: str) -> None:
         for it in iterations:
             if it["reason"]:
                 console.print(f"iteration {it['iteration']}: {it['status']}: {it['reason']}")
+    validation = Path(database).parent / "validation" / "validation.json"
+    if validation.is_file():
+        report = ValidationReport.read(validation)
+        console.print(validation_table(report))
+        verdict = "passes" if report.passed else f"fails {len(report.failed)} rows"
+        console.print(f"validation: the delivered potential {verdict} (tolerances in the config's 'validation' section)")
 
 
 def _number(value: float | None, digits: int) -> str:

@@ -21,6 +21,7 @@ from mlip_autopipec.config.models import (
     SelectConfig,
     SystemConfig,
     TrainConfig,
+    ValidationConfig,
 )
 from mlip_autopipec.data.atomic_io import atomic_write_text
 from mlip_autopipec.dft.espresso.pseudopotentials import resolve_family
@@ -73,6 +74,7 @@ class ConfigExpander:
             ),
             dft=self.expand_dft(),
             label=self._validated_section(LabelConfig, m.label, "label"),
+            validation=self._validated_section(ValidationConfig, m.validation, "validation"),
         )
 
     def _section(self, model: type, name: str, heuristic: dict[str, Any], why: dict[str, str]) -> Any:

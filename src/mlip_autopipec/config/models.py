@@ -43,6 +43,7 @@ class MinimalConfig(StrictModel):
     )
     dft: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'dft' section.")
     label: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'label' section.")
+    validation: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'validation' section.")
 
     @field_validator("temperatures")
     @classmethod
@@ -241,6 +242,43 @@ class ActiveLearningConfig(StrictModel):
     why: dict[str, str] = Field(default_factory=dict)
 
 
+class ValidationConfig(StrictModel):
+    """The delivered potential against DFT from the same engine: which checks, on which cells, and the tolerances.
+
+    A row passes within its tolerance, warns within twice of it and fails beyond; ``mlip-pipe validate`` exits
+    non-zero when a row fails.
+    """
+
+    enabled: bool = Field(default=True, description="Validate the delivered committee after the loop (rule `validate`).")
+    lattice_tolerance: float = Field(default=0.005, gt=0, description="Relative error allowed on lattice constants.")
+    bulk_modulus_tolerance: float = Field(default=0.05, gt=0, description="Relative error allowed on the bulk modulus.")
+    elastic_tolerance: float = Field(default=0.10, gt=0, description="Relative error allowed on elastic constants.")
+    phonon_rmse_tolerance: float = Field(default=0.2, gt=0, description="Phonon band-structure RMSE allowed (THz).")
+    defect_tolerance: float = Field(default=0.1, gt=0, description="Error allowed on defect formation energies (eV).")
+    force_rmse_tolerance: float = Field(default=0.1, gt=0, description="Force RMSE allowed on the fresh validation set (eV/A).")
+    energy_rmse_tolerance: float = Field(
+        default=0.005, gt=0, description="Energy RMSE allowed on the fresh validation set (eV/atom)."
+    )
+    eos_volume_range: float = Field(default=0.06, gt=0, lt=0.5, description="E-V curve over V0 * (1 +- this).")
+    eos_points: int = Field(default=7, ge=5, description="Volumes on the E-V curve.")
+    elastic_strain: float = Field(default=0.01, gt=0, lt=0.1, description="Largest strain of the stress-strain fits.")
+    phonon_supercell: list[int] = Field(
+        default_factory=lambda: [2, 2, 2], description="Supercell of the primitive cell for finite displacements."
+    )
+    defect_cell_atoms: int = Field(default=8, ge=2, description="Atoms of the perfect cell the point defects are made in.")
+    set_per_temperature: int = Field(
+        default=4, ge=1, description="Rattled and strained crystals per target temperature in the fresh validation set."
+    )
+    set_md_snapshots: int = Field(
+        default=3, ge=0, description="Committee MD snapshots at 1.2x the highest temperature in the fresh validation set."
+    )
+    set_cell_atoms: int = Field(default=8, ge=1, description="Atoms per structure of the fresh validation set.")
+    stability_ps: float = Field(default=10.0, gt=0, description="NVT length per target temperature (ps).")
+    stability_atoms: int = Field(default=64, ge=1, description="Atoms of the stability cell.")
+    drift_tolerance: float = Field(default=1.0, gt=0, description="NVE total-energy drift allowed (meV/atom/ps).")
+    why: dict[str, str] = Field(default_factory=dict)
+
+
 class FullConfig(StrictModel):
     """Every parameter of a run, each with a value; written to results/exec_config_dump.yaml."""
 
@@ -260,3 +298,4 @@ class FullConfig(StrictModel):
     active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
     dft: DFTConfig = Field(default_factory=DFTConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)

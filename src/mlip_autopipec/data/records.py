@@ -499,3 +499,56 @@ class IterationStatus(LoopDecision):
 
     iteration: int = Field(description="Active-learning iteration (1, 2, ...).")
     evidence: IterationEvidence = Field(description="The stopping rule's numbers and the selection's counts.")
+
+
+# ---------------------------------------------------------------- validation (the delivered potential against DFT)
+
+Mark = Literal["pass", "warn", "fail", "info"]
+
+
+class ValidationRow(BaseModel):
+    """One line of the validation table: a property from DFT and from the potential, and the verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(description="What kind of check: equation of state, elastic, phonons, defects, validation set, ...")
+    quantity: str = Field(description="The property, e.g. 'lattice constant a' or 'force RMSE (rattled_300K)'.")
+    unit: str = Field(description="Unit of `dft`, `potential` and `error`, e.g. 'A', 'GPa', 'THz', 'eV', 'eV/A'.")
+    dft: float | None = Field(
+        description="The DFT value (same engine and parameters as the training labels); None when the row has no DFT side."
+    )
+    potential: float = Field(description="The potential's value (an error metric itself for rows without a DFT side).")
+    error: float | None = Field(description="potential - dft, in `unit`; None without a DFT side.")
+    relative_error: float | None = Field(
+        description="(potential - dft) / |dft| (dimensionless); None without a DFT side or when dft is 0."
+    )
+    compared: Literal["relative", "absolute", "value"] = Field(
+        description="What the tolerance applies to: relative_error, error, or the potential's value itself."
+    )
+    tolerance: float | None = Field(
+        description="The config's tolerance for this row (same kind as `compared`); None: reported, not judged."
+    )
+    mark: Mark = Field(description="pass: within tolerance; warn: within twice the tolerance; fail: beyond; info: not judged.")
+    n_samples: int | None = Field(default=None, description="How many structures, atoms or points the number rests on.")
+    note: str = Field(default="", description="How the number was obtained (cell, strain, supercell, ...).")
+
+
+class ValidationReport(RunFile):
+    """``validation.json``: every property of the delivered potential next to DFT, with the verdict."""
+
+    potential: str = Field(description="The committee validated (path of its committee.json).")
+    config_hash: str = Field(description="The committee's config hash (training data, settings, baseline).")
+    created: str = Field(description="When the validation finished (ISO 8601, UTC).")
+    rows: list[ValidationRow] = Field(description="The table, in the order of the checks.")
+    dft_runs: int = Field(description="DFT labels the validation computed (cache hits excluded, count).")
+    dft_seconds: float = Field(description="Wall time of those DFT runs (s).")
+    figures: dict[str, str] = Field(default_factory=dict, description="Figure name -> file, relative to validation.json.")
+
+    @property
+    def failed(self) -> list[ValidationRow]:
+        return [row for row in self.rows if row.mark == "fail"]
+
+    @property
+    def passed(self) -> bool:
+        """No row failed (warnings allowed)."""
+        return not self.failed

@@ -1,0 +1,104 @@
+"""`mlip-pipe validate`: the potential's properties next to DFT from the same engine, as a table with a verdict.
+
+Exits 1 when a row fails, so that scripts can gate on it (warnings do not fail); the numbers are in
+``validation.json`` beside the figures.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from mlip_autopipec.config.expander import expand_config
+from mlip_autopipec.data.records import ValidationReport
+from mlip_autopipec.errors import UserInputError
+
+MARK_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "info": "dim"}
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def validation_table(report: ValidationReport) -> Table:
+    """The validation table as people read it: DFT, potential, error, verdict, sample size."""
+    table = Table(
+        title=f"Validation of {report.potential}",
+        caption=f"{report.dft_runs} DFT runs ({report.dft_seconds:.0f} s) for this validation; cache hits excluded",
+    )
+    for column in ("check", "quantity", "unit", "DFT", "potential", "error", "tolerance", "mark", "n"):
+        table.add_column(column, justify="left" if column in ("check", "quantity", "unit", "mark") else "right")
+    for row in report.rows:
+        error = row.relative_error if row.compared == "relative" else row.error
+        shown_error = "-" if error is None else (f"{100 * error:+.2f} %" if row.compared == "relative" else f"{error:+.4g}")
+        tolerance = (
+            "-"
+            if row.tolerance is None
+            else (f"{100 * row.tolerance:.3g} %" if row.compared == "relative" else f"{row.tolerance:.3g}")
+        )
+        style = MARK_STYLE[row.mark]
+        table.add_row(
+            row.group,
+            row.quantity,
+            row.unit,
+            _number(row.dft),
+            _number(row.potential),
+            shown_error,
+            tolerance,
+            f"[{style}]{row.mark}[/{style}]",
+            "-" if row.n_samples is None else str(row.n_samples),
+        )
+    return table
+
+
+def default_output(potential: Path) -> Path:
+    """``results/validation`` for the delivered ``results/final``; else a ``validation`` folder inside the potential's."""
+    folder = potential if potential.is_dir() else potential.parent
+    return folder.parent / "validation" if folder.name == "final" else folder / "validation"
+
+
+@click.command()
+@click.option(
+    "--potential", default="results/final", show_default=True, type=click.Path(), help="Committee folder (or its committee.json)."
+)
+@click.option(
+    "--config",
+    "config_path",
+    default="config/config.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The run's config: DFT parameters, temperatures, tolerances.",
+)
+@click.option(
+    "--output",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder for validation.json and figures [default: results/validation for results/final].",
+)
+@click.option("--ntasks", default=None, type=int, help="MPI tasks per DFT run [default: label.mpi.ntasks].")
+def validate(potential: str, config_path: str, output: str | None, ntasks: int | None) -> None:
+    """Compute the potential's properties and the same with DFT (label cache first); exit 1 if a row fails."""
+    from mlip_autopipec.validation.validate import ValidationSetup, validate_committee
+
+    path = Path(potential)
+    manifest = path / "committee.json" if path.is_dir() else path
+    if not manifest.is_file():
+        raise UserInputError(
+            f"potential: no committee at '{potential}'; give --potential the folder of a committee.json (e.g. results/final)"
+        )
+    full = expand_config(Path(config_path))
+    outdir = Path(output) if output else default_output(path)
+    setup = ValidationSetup.from_config(full)
+    report = validate_committee(manifest, setup, outdir, ntasks=ntasks or full.label.mpi.ntasks, progress=sys.stderr.isatty())
+    Console(width=None if sys.stdout.isatty() else 160).print(validation_table(report))
+    failed = report.failed
+    if failed:
+        click.echo(
+            f"validation: {len(failed)} of {len(report.rows)} rows fail ({', '.join(r.quantity for r in failed)}); see {outdir / 'validation.json'}",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,93 @@
+"""The checks of a validation, each as (rows, figures): the property modules called on both sides.
+
+Why a module of its own: the property modules know nothing of committees, configs or output folders, and
+``validate`` knows nothing of properties; these few functions connect them (which calculator, which cell, which
+figure file) in the order of the table. Each side works at its own equilibrium: elastic constants, phonons and
+defects are computed at the volume that side's equation of state finds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ase import Atoms
+
+from mlip_autopipec.data.records import ValidationRow
+from mlip_autopipec.potentials.committee import member_calculator
+from mlip_autopipec.validation.calibration import calibration_plot, calibration_rows, spread_calibration
+from mlip_autopipec.validation.defects import defect_rows, point_defects
+from mlip_autopipec.validation.elastic import elastic_constants, elastic_rows
+from mlip_autopipec.validation.eos import EosResult, eos_rows, equation_of_state, plot_eos
+from mlip_autopipec.validation.fresh_set import draw_validation_set, labelled_errors, set_parity_plot, set_rows
+from mlip_autopipec.validation.phonons import phonon_bands, phonon_rows, plot_phonons
+from mlip_autopipec.validation.stability import rdf_plot, run_stability, stability_rows
+from mlip_autopipec.validation.table import metric
+
+if TYPE_CHECKING:
+    from mlip_autopipec.validation.validate import _Validation
+
+Figures = dict[str, str]
+
+
+def _equations_of_state(v: _Validation, crystal: Atoms) -> tuple[EosResult, EosResult]:
+    """Both sides' E-V curves, computed once per validation and shared by the checks that need V0."""
+    if v.eos is None:
+        v.eos = (equation_of_state(crystal, v.potential, v.cfg), equation_of_state(crystal, v.crystal_dft, v.cfg))
+    return v.eos
+
+
+def equation_of_state_check(v: _Validation, crystal: Atoms) -> tuple[list[ValidationRow], Figures]:
+    potential, dft = _equations_of_state(v, crystal)
+    return eos_rows(potential, dft, v.cfg), {"equation_of_state": v.relative(plot_eos(potential, dft, v.figure("eos")))}
+
+
+def elastic_check(v: _Validation, crystal: Atoms) -> tuple[list[ValidationRow], Figures]:
+    eos_potential, eos_dft = _equations_of_state(v, crystal)
+    potential = elastic_constants(crystal, v.potential, v.cfg, eos=eos_potential)
+    dft = elastic_constants(crystal, v.crystal_dft, v.cfg, eos=eos_dft)
+    return elastic_rows(potential, dft, v.cfg), {}
+
+
+def phonon_check(v: _Validation, crystal: Atoms) -> tuple[list[ValidationRow], Figures]:
+    eos_potential, eos_dft = _equations_of_state(v, crystal)
+    supercell = tuple(v.cfg.phonon_supercell)
+    dft = phonon_bands(eos_dft.at_equilibrium(crystal), v.crystal_dft, supercell=supercell)
+    potential = phonon_bands(eos_potential.at_equilibrium(crystal), v.potential, supercell=supercell, path=dft.path)
+    figure = plot_phonons(potential, dft, v.figure("phonons"))
+    return phonon_rows(potential, dft, v.cfg), {"phonons": v.relative(figure)}
+
+
+def defect_check(v: _Validation, crystal: Atoms) -> tuple[list[ValidationRow], Figures]:
+    eos_potential, eos_dft = _equations_of_state(v, crystal)
+    potential = point_defects(crystal, v.potential, v.cfg, eos=eos_potential)
+    dft = point_defects(crystal, v.crystal_dft, v.cfg, eos=eos_dft)
+    return defect_rows(potential, dft, v.cfg), {}
+
+
+def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    """The fresh validation set's errors, and on the same structures the calibration of the committee's spread."""
+    crystal = v.crystal.atoms
+    if crystal is None:
+        return [metric("validation set", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
+    setup = v.setup
+    structures = draw_validation_set(
+        crystal, setup.temperatures, v.cfg, setup.seed, v.potential, exclude_ids=v.seen_ids, timestep_fs=setup.timestep_fs
+    )
+    errors = labelled_errors(structures, v.potential, v.dft)
+    calibration = spread_calibration(errors.labelled, v.potential, v.threshold, v.cfg.force_rmse_tolerance)
+    figures = {
+        "validation_set_parity": v.relative(set_parity_plot(errors, v.figure("validation_set_parity"))),
+        "uncertainty_calibration": v.relative(calibration_plot(calibration, v.figure("uncertainty_calibration"))),
+    }
+    return set_rows(errors, v.cfg) + calibration_rows(calibration), figures
+
+
+def stability_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    """Production MD (one member, no committee) at every target temperature."""
+    crystal = v.crystal.atoms
+    if crystal is None:
+        return [metric("stability", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
+    member = member_calculator(v.committee, 0)
+    result = run_stability(crystal, member, v.setup.temperatures, v.cfg, v.setup.timestep_fs, v.setup.seed)
+    rows = stability_rows(result, v.cfg.drift_tolerance)
+    return rows, {"stability_rdf": v.relative(rdf_plot(result, v.figure("stability_rdf")))}

@@ -1,0 +1,186 @@
+"""The validation of one committee: every check, each with the potential and with DFT, into ``validation.json``.
+
+Why one function: the `validate` rule and ``mlip-pipe validate`` run exactly the same checks on the same
+structures, so a table from the workflow and one from the command line can be compared row by row. The potential
+side is the committee mean (what users run) except for stability, which runs one member as production MD does;
+the DFT side is ``LabelledDft`` (the run's engine and parameters, the label cache first). A check whose DFT label
+failed after the recovery ladder gives an ``info`` row saying so instead of a number; an environment failure
+(launcher, missing program) stops the validation loudly, as it stops a label job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from rich.progress import Progress
+
+from mlip_autopipec.config.models import DFTConfig, FullConfig, LabelConfig, SystemConfig, ValidationConfig
+from mlip_autopipec.data.records import Threshold, ValidationReport, ValidationRow
+from mlip_autopipec.potentials.committee import CommitteeCalculator
+from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee
+from mlip_autopipec.validation.crystal import ValidationCrystal, validation_crystal
+from mlip_autopipec.validation.dft_reference import DftLabelFailed, LabelledDft
+from mlip_autopipec.validation.eos import EosResult, fixed_mesh_spacing
+from mlip_autopipec.validation.table import metric
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "validation.json"
+
+
+class ValidationSetup(BaseModel):
+    """What a validation needs of the run's config (the `validate` rule's params, one section each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    composition: str = Field(description="The run's composition.")
+    elements: list[str] = Field(description="Its elements.")
+    seed: int = Field(description="The run's seed; the fresh validation set derives its own from it.")
+    temperatures: list[float] = Field(description="Target temperatures (K).")
+    timestep_fs: float = Field(description="MD timestep (fs) for the stability runs and MD snapshots.")
+    system: SystemConfig
+    dft: DFTConfig
+    label: LabelConfig
+    validation: ValidationConfig
+
+    @classmethod
+    def from_config(cls, full: FullConfig) -> ValidationSetup:
+        return cls(
+            composition=full.composition,
+            elements=full.elements,
+            seed=full.seed,
+            temperatures=full.temperatures,
+            timestep_fs=full.explore.timestep_fs,
+            system=full.system,
+            dft=full.dft,
+            label=full.label,
+            validation=full.validation,
+        )
+
+
+Check = Callable[[], tuple[list[ValidationRow], dict[str, str]]]
+
+
+class _Validation:
+    """The state shared by the checks of one validation: calculators, crystal, output folder, figures."""
+
+    def __init__(self, committee: TrainedCommittee, setup: ValidationSetup, outdir: Path, ntasks: int | None) -> None:
+        self.committee = committee
+        self.setup = setup
+        self.cfg = setup.validation
+        self.outdir = outdir
+        self.potential = CommitteeCalculator(committee, extrapolation_grade=False)
+        self.crystal: ValidationCrystal = validation_crystal(setup.composition, setup.system.bonding_type)
+        # The fresh set is labelled exactly as the training labels were; the crystal checks on one k-point mesh for
+        # every volume and strain (the engine picks a mesh per cell, and a jump along an E-V curve ruins B).
+        self.dft = LabelledDft(setup.dft, setup.label, outdir / "dft", ntasks=ntasks)
+        crystal_dft = setup.dft
+        if self.crystal.atoms is not None:
+            spacing = fixed_mesh_spacing(self.crystal.atoms, setup.dft.kpoint_spacing, self.cfg)
+            crystal_dft = setup.dft.model_copy(update={"kpoint_spacing": spacing})
+        self.crystal_dft = LabelledDft(crystal_dft, setup.label, outdir / "dft", ntasks=ntasks)
+        threshold_file = committee.root / "threshold.json"
+        self.threshold = Threshold.read(threshold_file).value if threshold_file.is_file() else None
+        manifest = committee.manifest
+        self.seen_ids = set(manifest.training_ids) | set(manifest.test_ids)
+        self.eos: tuple[EosResult, EosResult] | None = None  # (potential, DFT), shared by the checks that need V0
+
+    @property
+    def dft_runs(self) -> int:
+        return self.dft.dft_runs + self.crystal_dft.dft_runs
+
+    @property
+    def dft_seconds(self) -> float:
+        return self.dft.dft_seconds + self.crystal_dft.dft_seconds
+
+    def figure(self, name: str) -> Path:
+        return self.outdir / f"{name}.png"
+
+    def relative(self, path: Path) -> str:
+        return str(Path(path).relative_to(self.outdir))
+
+
+def _not_applicable(group: str, why: str) -> list[ValidationRow]:
+    return [metric(group, "not applicable", "-", 0.0, None, note=why)]
+
+
+def _checks(v: _Validation) -> list[tuple[str, Check]]:
+    """The checks in table order; each returns its rows and figures (name -> file relative to the report)."""
+    from mlip_autopipec.validation import checks  # the property modules load phonopy and scipy: only when validating
+
+    crystal = v.crystal.atoms
+    listed: list[tuple[str, Check]] = []
+    if crystal is not None:
+        listed += [
+            ("equation of state", lambda: checks.equation_of_state_check(v, crystal)),
+            ("elastic", lambda: checks.elastic_check(v, crystal)),
+            ("phonons", lambda: checks.phonon_check(v, crystal)),
+            ("defects", lambda: checks.defect_check(v, crystal)),
+        ]
+    else:
+        listed.append(("crystal properties", lambda: (_not_applicable("crystal properties", v.crystal.why), {})))
+    listed += [
+        ("validation set", lambda: checks.fresh_set_check(v)),
+        ("stability", lambda: checks.stability_check(v)),
+    ]
+    return listed
+
+
+def validate_committee(
+    manifest: str | Path,
+    setup: ValidationSetup | FullConfig,
+    outdir: str | Path,
+    ntasks: int | None = None,
+    progress: bool = False,
+) -> ValidationReport:
+    """Run every check on the committee of ``manifest`` and write ``outdir/validation.json`` (and figures)."""
+    setup = ValidationSetup.from_config(setup) if isinstance(setup, FullConfig) else setup
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    committee = load_committee(manifest)
+    v = _Validation(committee, setup, outdir, ntasks)
+    rows: list[ValidationRow] = []
+    figures: dict[str, str] = {}
+    listed = _checks(v)
+    bar: AbstractContextManager[Progress | None] = Progress(transient=True) if progress else nullcontext()
+    with bar as shown:
+        task = shown.add_task("validation", total=len(listed)) if shown is not None else None
+        for group, check in listed:
+            if shown is not None and task is not None:
+                shown.update(task, description=f"validation: {group}")
+            started, runs_before = time.perf_counter(), v.dft_runs
+            try:
+                check_rows, check_figures = check()
+            except DftLabelFailed as error:  # the physics failed for a structure the check needs; say so, go on
+                check_rows, check_figures = [metric(group, "DFT label failed", "-", 0.0, None, note=str(error))], {}
+            rows += check_rows
+            figures.update(check_figures)
+            logger.info(
+                "%s: %d rows in %.0f s (%d DFT runs)",
+                group,
+                len(check_rows),
+                time.perf_counter() - started,
+                v.dft_runs - runs_before,
+            )
+            if shown is not None and task is not None:
+                shown.advance(task)
+    report = ValidationReport(
+        potential=str(Path(manifest)),
+        config_hash=committee.manifest.config_hash,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        rows=rows,
+        dft_runs=v.dft_runs,
+        dft_seconds=round(v.dft_seconds, 1),
+        figures=figures,
+    )
+    report.write(outdir / REPORT_NAME)
+    return report
+
+
+__all__ = ["REPORT_NAME", "ValidationSetup", "validate_committee"]

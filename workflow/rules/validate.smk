@@ -1,0 +1,30 @@
+# Stage `validate`: the delivered committee's properties next to DFT from the same engine (label cache first).
+
+
+rule validate:
+    input:
+        manifest="results/final/committee.json",
+    output:
+        report="results/validation/validation.json",
+    log:
+        "logs/validate.log",
+    params:
+        composition=FULL.composition,
+        elements=FULL.elements,
+        seed=FULL.seed,
+        temperatures=FULL.temperatures,
+        timestep_fs=FULL.explore.timestep_fs,
+        system=section("system"),
+        dft=section("dft"),
+        label=section("label"),
+        validation=section("validation"),
+        version=VERSION,
+    threads: FULL.label.mpi.ntasks
+    resources:
+        tasks=FULL.label.mpi.ntasks,
+        mpi="srun",
+        runtime=240,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/validate.py"
