@@ -148,10 +148,12 @@ def test_fixed_mesh_spacing_keeps_one_mesh_over_the_curve_and_strains() -> None:
     cells = [at_volume(si, volume * f) for f in factors]
     meshes = {tuple(kpoint_mesh(c, 0.5)) for c in cells}
     assert len(meshes) == 2  # the engine's own rule jumps from 5x5x5 to 4x4x4 along this curve
-    spacing = fixed_mesh_spacing(si, 0.5, CFG)
-    assert spacing <= 0.5
-    assert {tuple(kpoint_mesh(c, spacing)) for c in cells} == {(5, 5, 5)}
-    assert fixed_mesh_spacing(si, 0.3, CFG) == 0.3  # already one mesh: the configured spacing is kept
+    wide = [at_volume(si, volume * f) for f in (1 - 2 * CFG.eos_volume_range, 1.0, 1 + 2 * CFG.eos_volume_range)]
+    for configured in (0.5, 0.3):  # the range also covers a curve re-centred by a whole window
+        spacing = fixed_mesh_spacing(si, configured, CFG)
+        assert spacing <= configured
+        fixed = {tuple(kpoint_mesh(c, spacing)) for c in cells + wide}
+        assert len(fixed) == 1 and min(fixed.pop()) >= 5
 
 
 # ----------------------------------------------------------------------------------------- elastic constants

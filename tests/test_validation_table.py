@@ -30,6 +30,12 @@ def test_marks_pass_within_the_tolerance_warn_within_twice_and_fail_beyond() -> 
         potential="x", config_hash="h", created="now", rows=[lattice, vacancy, drift, failing], dft_runs=0, dft_seconds=0.0
     )
     assert [row.quantity for row in report.failed] == ["force RMSE"] and not report.passed
+    good = report.model_copy(update={"rows": [lattice, vacancy, drift]})
+    assert good.passed and len(good.judged) == 3  # warnings do not fail
+    info_only = report.model_copy(update={"rows": [metric("stability", "not applicable", "-", 0.0, None)]})
+    assert not info_only.passed and not info_only.judged  # nothing judged is not a pass
+    unfinished = vacancy.model_copy(update={"mark": "incomplete", "potential": None})
+    assert not good.model_copy(update={"rows": [lattice, unfinished]}).passed
 
 
 def test_each_composition_gets_its_prototype_crystal_or_the_reason_it_has_none() -> None:

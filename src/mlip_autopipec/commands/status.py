@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mlip_autopipec.commands.validate import validation_table
+from mlip_autopipec.commands.validate import validation_table, validation_verdict
 from mlip_autopipec.data.database import STATES, StructureIndex, structure_id_of
 from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.data.run_summary import run_summary
@@ -46,8 +46,7 @@ def status(database: str) -> None:
     if validation.is_file():
         report = ValidationReport.read(validation)
         console.print(validation_table(report))
-        verdict = "passes" if report.passed else f"fails {len(report.failed)} rows"
-        console.print(f"validation: the delivered potential {verdict} (tolerances in the config's 'validation' section)")
+        console.print(f"validation: {validation_verdict(report)} (tolerances in the config's 'validation' section)")
 
 
 def _number(value: float | None, digits: int) -> str:

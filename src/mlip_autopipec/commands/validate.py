@@ -17,7 +17,7 @@ from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.errors import UserInputError
 
-MARK_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "info": "dim"}
+MARK_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "info": "dim", "incomplete": "bold magenta"}
 
 
 def _number(value: float | None) -> str:
@@ -53,6 +53,20 @@ def validation_table(report: ValidationReport) -> Table:
             "-" if row.n_samples is None else str(row.n_samples),
         )
     return table
+
+
+def validation_verdict(report: ValidationReport) -> str:
+    """One line: passes, or what fails, what could not be computed, or that nothing was judged."""
+    if not report.judged:
+        notes = "; ".join(row.note for row in report.rows)
+        return f"nothing was validated (no row could be judged against a tolerance: {notes[:300]})"
+    parts = []
+    if report.failed:
+        parts.append(f"{len(report.failed)} of {len(report.rows)} rows fail ({', '.join(r.quantity for r in report.failed)})")
+    if report.incomplete:
+        groups = ", ".join(r.group for r in report.incomplete)
+        parts.append(f"{len(report.incomplete)} checks incomplete ({groups}: a DFT label failed)")
+    return "; ".join(parts) if parts else f"passes ({len(report.judged)} rows judged)"
 
 
 def default_output(potential: Path) -> Path:
@@ -95,10 +109,6 @@ def validate(potential: str, config_path: str, output: str | None, ntasks: int |
     setup = ValidationSetup.from_config(full)
     report = validate_committee(manifest, setup, outdir, ntasks=ntasks or full.label.mpi.ntasks, progress=sys.stderr.isatty())
     Console(width=None if sys.stdout.isatty() else 160).print(validation_table(report))
-    failed = report.failed
-    if failed:
-        click.echo(
-            f"validation: {len(failed)} of {len(report.rows)} rows fail ({', '.join(r.quantity for r in failed)}); see {outdir / 'validation.json'}",
-            err=True,
-        )
+    if not report.passed:
+        click.echo(f"validation: {validation_verdict(report)}; see {outdir / 'validation.json'}", err=True)
         sys.exit(1)

@@ -503,7 +503,7 @@ class IterationStatus(LoopDecision):
 
 # ---------------------------------------------------------------- validation (the delivered potential against DFT)
 
-Mark = Literal["pass", "warn", "fail", "info"]
+Mark = Literal["pass", "warn", "fail", "info", "incomplete"]
 
 
 class ValidationRow(BaseModel):
@@ -517,7 +517,9 @@ class ValidationRow(BaseModel):
     dft: float | None = Field(
         description="The DFT value (same engine and parameters as the training labels); None when the row has no DFT side."
     )
-    potential: float = Field(description="The potential's value (an error metric itself for rows without a DFT side).")
+    potential: float | None = Field(
+        description="The potential's value (an error metric itself for rows without a DFT side); None when the check could not finish."
+    )
     error: float | None = Field(description="potential - dft, in `unit`; None without a DFT side.")
     relative_error: float | None = Field(
         description="(potential - dft) / |dft| (dimensionless); None without a DFT side or when dft is 0."
@@ -528,7 +530,10 @@ class ValidationRow(BaseModel):
     tolerance: float | None = Field(
         description="The config's tolerance for this row (same kind as `compared`); None: reported, not judged."
     )
-    mark: Mark = Field(description="pass: within tolerance; warn: within twice the tolerance; fail: beyond; info: not judged.")
+    mark: Mark = Field(
+        description="pass: within tolerance; warn: within twice the tolerance; fail: beyond (or the check crashed on the "
+        "potential); info: not judged; incomplete: the DFT side could not be computed (its label failed)."
+    )
     n_samples: int | None = Field(default=None, description="How many structures, atoms or points the number rests on.")
     note: str = Field(default="", description="How the number was obtained (cell, strain, supercell, ...).")
 
@@ -549,6 +554,15 @@ class ValidationReport(RunFile):
         return [row for row in self.rows if row.mark == "fail"]
 
     @property
+    def incomplete(self) -> list[ValidationRow]:
+        return [row for row in self.rows if row.mark == "incomplete"]
+
+    @property
+    def judged(self) -> list[ValidationRow]:
+        """Rows with a verdict against a tolerance."""
+        return [row for row in self.rows if row.mark in ("pass", "warn", "fail")]
+
+    @property
     def passed(self) -> bool:
-        """No row failed (warnings allowed)."""
-        return not self.failed
+        """Something was judged, no row failed and every check could be computed (warnings allowed)."""
+        return bool(self.judged) and not self.failed and not self.incomplete

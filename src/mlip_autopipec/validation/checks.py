@@ -31,8 +31,14 @@ Figures = dict[str, str]
 
 def _equations_of_state(v: _Validation, crystal: Atoms) -> tuple[EosResult, EosResult]:
     """Both sides' E-V curves, computed once per validation and shared by the checks that need V0."""
+    if v.eos_error is not None:
+        raise v.eos_error  # a failed DFT curve is reported by every check that needs it, but computed only once
     if v.eos is None:
-        v.eos = (equation_of_state(crystal, v.potential, v.cfg), equation_of_state(crystal, v.crystal_dft, v.cfg))
+        try:
+            v.eos = (equation_of_state(crystal, v.potential, v.cfg), equation_of_state(crystal, v.crystal_dft, v.cfg))
+        except Exception as error:
+            v.eos_error = error
+            raise
     return v.eos
 
 
@@ -88,6 +94,8 @@ def stability_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     if crystal is None:
         return [metric("stability", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
     member = member_calculator(v.committee, 0)
+    if v.eos is not None:  # at the potential's own equilibrium volume: a prototype a few % off would run under pressure
+        crystal = v.eos[0].at_equilibrium(crystal)
     result = run_stability(crystal, member, v.setup.temperatures, v.cfg, v.setup.timestep_fs, v.setup.seed)
     rows = stability_rows(result, v.cfg.drift_tolerance)
     return rows, {"stability_rdf": v.relative(rdf_plot(result, v.figure("stability_rdf")))}

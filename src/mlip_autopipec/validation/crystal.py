@@ -47,7 +47,9 @@ def validation_crystal(composition: str, bonding_type: str | None = None) -> Val
     if bonding_type is not None and bonding_type != bonding.bonding_type:
         bonding = BondingAnalysis(bonding_type, "set by the user", oxidation_states=bonding.oxidation_states)
     if bonding.bonding_type == "metallic" and len(amounts) > 1:
-        return ValidationCrystal(None, "alloy", "a random alloy has no single crystal; its SQS cells are in the fresh set")
+        return ValidationCrystal(
+            None, "alloy", "a random alloy has no single crystal to compute properties on (alloy validation is not built yet)"
+        )
     prototype = choose_prototype(amounts, bonding)
     if prototype is None:
         return ValidationCrystal(None, "none", f"no prototype crystal for {composition} ({bonding.bonding_type})")

@@ -77,7 +77,8 @@ def _nearest_unlike_pair(atoms: Atoms) -> tuple[int, int]:
     """Atom 0 and its nearest neighbour of another element (minimum image)."""
     symbols = atoms.get_chemical_symbols()
     candidates = [j for j in range(len(atoms)) if symbols[j] != symbols[0]]
-    distances = atoms.get_distances(0, candidates, mic=True)
+    # Rounded, so that equal distances tie exactly and both sides (each at its own lattice constant) swap the same pair.
+    distances = np.round(atoms.get_distances(0, candidates, mic=True) / atoms.cell.volume ** (1.0 / 3.0), 6)
     return 0, candidates[int(np.argmin(distances))]
 
 

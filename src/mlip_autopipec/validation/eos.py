@@ -81,11 +81,12 @@ def fixed_mesh_spacing(crystal: Atoms, spacing: float, cfg: ValidationConfig) ->
     along an E-V curve the mesh can jump (4x4x4 to 5x5x5 for 2-atom Si at 0.5 1/A near a = 5.44 A) and the
     energy with it (0.05 eV/atom there, a bulk modulus off by a factor of four). A DFT side computed with this
     spacing samples at least as densely as the training labels and with one mesh for all volumes and strains.
-    Covered: cell lengths scaled by (1 +- ``cfg.eos_volume_range``)^(1/3) * (1 +- ``cfg.elastic_strain``).
+    Covered: cell lengths scaled by (1 +- 2 ``cfg.eos_volume_range``)^(1/3) * (1 +- ``cfg.elastic_strain``): a curve
+    re-centred on a minimum off the first window, and the elastic strains at either side's equilibrium.
     Returns ``spacing`` itself when it already gives one mesh, or when no spacing does (a very dense mesh).
     """
-    low = (1.0 - cfg.eos_volume_range) ** (1.0 / 3.0) * (1.0 - cfg.elastic_strain)
-    high = (1.0 + cfg.eos_volume_range) ** (1.0 / 3.0) * (1.0 + cfg.elastic_strain)
+    low = (1.0 - 2.0 * cfg.eos_volume_range) ** (1.0 / 3.0) * (1.0 - cfg.elastic_strain)
+    high = (1.0 + 2.0 * cfg.eos_volume_range) ** (1.0 / 3.0) * (1.0 + cfg.elastic_strain)
     reciprocal = [
         2.0 * np.pi * float(np.linalg.norm(b))
         for b, periodic in zip(crystal.cell.reciprocal(), crystal.pbc, strict=True)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress
 
 from mlip_autopipec.config.models import DFTConfig, FullConfig, LabelConfig, SystemConfig, ValidationConfig
-from mlip_autopipec.data.records import Threshold, ValidationReport, ValidationRow
+from mlip_autopipec.data.records import Mark, Threshold, ValidationReport, ValidationRow
 from mlip_autopipec.potentials.committee import CommitteeCalculator
 from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee
 from mlip_autopipec.validation.crystal import ValidationCrystal, validation_crystal
@@ -84,12 +84,13 @@ class _Validation:
         if self.crystal.atoms is not None:
             spacing = fixed_mesh_spacing(self.crystal.atoms, setup.dft.kpoint_spacing, self.cfg)
             crystal_dft = setup.dft.model_copy(update={"kpoint_spacing": spacing})
-        self.crystal_dft = LabelledDft(crystal_dft, setup.label, outdir / "dft", ntasks=ntasks)
+        self.crystal_dft = LabelledDft(crystal_dft, setup.label, outdir / "dft_crystal", ntasks=ntasks)
         threshold_file = committee.root / "threshold.json"
         self.threshold = Threshold.read(threshold_file).value if threshold_file.is_file() else None
         manifest = committee.manifest
         self.seen_ids = set(manifest.training_ids) | set(manifest.test_ids)
         self.eos: tuple[EosResult, EosResult] | None = None  # (potential, DFT), shared by the checks that need V0
+        self.eos_error: Exception | None = None  # why the equations of state could not be computed (not retried)
 
     @property
     def dft_runs(self) -> int:
@@ -104,6 +105,23 @@ class _Validation:
 
     def relative(self, path: Path) -> str:
         return str(Path(path).relative_to(self.outdir))
+
+
+def _unfinished(group: str, quantity: str, mark: Mark, error: Exception) -> ValidationRow:
+    """The row of a check that could not finish: no number, the reason in the note."""
+    return ValidationRow(
+        group=group,
+        quantity=quantity,
+        unit="-",
+        dft=None,
+        potential=None,
+        error=None,
+        relative_error=None,
+        compared="value",
+        tolerance=None,
+        mark=mark,
+        note=f"{type(error).__name__}: {error}",
+    )
 
 
 def _not_applicable(group: str, why: str) -> list[ValidationRow]:
@@ -158,7 +176,12 @@ def validate_committee(
             try:
                 check_rows, check_figures = check()
             except DftLabelFailed as error:  # the physics failed for a structure the check needs; say so, go on
-                check_rows, check_figures = [metric(group, "DFT label failed", "-", 0.0, None, note=str(error))], {}
+                check_rows, check_figures = [_unfinished(group, "DFT label failed", "incomplete", error)], {}
+            except OSError:
+                raise  # the environment (launcher, file system), not the potential: stop loudly, as a label job does
+            except Exception as error:  # the check crashed on the potential (NaN forces, an unphysical cell): a failure
+                logger.exception("%s: the check crashed", group)
+                check_rows, check_figures = [_unfinished(group, "check crashed", "fail", error)], {}
             rows += check_rows
             figures.update(check_figures)
             logger.info(
@@ -168,19 +191,24 @@ def validate_committee(
                 time.perf_counter() - started,
                 v.dft_runs - runs_before,
             )
+            _report(v, manifest, rows, figures).write(outdir / REPORT_NAME)  # what is done survives a later crash
             if shown is not None and task is not None:
                 shown.advance(task)
-    report = ValidationReport(
-        potential=str(Path(manifest)),
-        config_hash=committee.manifest.config_hash,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        rows=rows,
-        dft_runs=v.dft_runs,
-        dft_seconds=round(v.dft_seconds, 1),
-        figures=figures,
-    )
+    report = _report(v, manifest, rows, figures)
     report.write(outdir / REPORT_NAME)
     return report
+
+
+def _report(v: _Validation, manifest: str | Path, rows: list[ValidationRow], figures: dict[str, str]) -> ValidationReport:
+    return ValidationReport(
+        potential=str(Path(manifest)),
+        config_hash=v.committee.manifest.config_hash,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        rows=list(rows),
+        dft_runs=v.dft_runs,
+        dft_seconds=round(v.dft_seconds, 1),
+        figures=dict(figures),
+    )
 
 
 __all__ = ["REPORT_NAME", "ValidationSetup", "validate_committee"]
