@@ -271,10 +271,17 @@ def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, t
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["validation"] = CHEAP_VALIDATION
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    assert "validate" in dry_run(workdir) and "train_member" not in dry_run(workdir)  # only the new stage is planned
+    planned = dry_run(workdir)
+    assert "validate" in planned and "train_member" not in planned  # only the new stage is planned
     started, _ = pw_runs(workdir)
+    counting = {**os.environ, "PW_COUNTER": str(workdir / COUNTER)}  # this copy's pw.x runs, not the original's
     run = subprocess.run(
-        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, capture_output=True, text=True, timeout=1800
+        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=counting,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = ValidationReport.read(workdir / "results/validation/validation.json")
@@ -304,6 +311,7 @@ def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, t
         capture_output=True,
         text=True,
         timeout=1800,
+        env=counting,
     )
     assert again.returncode == (0 if report.passed else 1), again.stdout[-3000:] + again.stderr[-3000:]
     second = ValidationReport.read(workdir / "results/validation_again/validation.json")
