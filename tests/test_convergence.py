@@ -60,14 +60,27 @@ def test_missing_errors_are_not_mistaken_for_a_single_committee() -> None:
     assert status.status == "continue" and "no held-out error" in status.reason
 
 
+def _errors(test: float | None = None, initial: float | None = None, n: int = 2) -> dict:
+    """The ``committee`` block of a metrics.json with held-out force RMSEs (None: absent)."""
+    errors: dict = {"train": {"n_structures": 10, "force_rmse": 0.1}, "test": {"n_structures": n}}
+    if test is not None:
+        errors["test"]["force_rmse"] = test
+    if initial is not None:
+        errors["test_initial"] = {"n_structures": n, "force_rmse": initial}
+    return errors
+
+
 def test_error_history_reads_the_fixed_yardstick_first() -> None:
     from mlip_autopipec.active_learning.convergence import held_out_force_rmse
+    from mlip_autopipec.data.records import CommitteeErrors
 
-    both = {"committee": {"test": {"force_rmse": 0.3}, "test_initial": {"force_rmse": 0.2}}}
-    assert held_out_force_rmse(both) == 0.2
-    assert held_out_force_rmse({"committee": {"test": {"force_rmse": 0.3}}}) == 0.3
-    assert held_out_force_rmse({"committee": {"test": {"force_rmse": float("nan")}}}) is None
-    assert held_out_force_rmse({"committee": {"test": {"n_structures": 0}}}) is None
+    def rmse(errors: dict) -> float | None:
+        return held_out_force_rmse(CommitteeErrors.model_validate(errors))
+
+    assert rmse(_errors(test=0.3, initial=0.2)) == 0.2
+    assert rmse(_errors(test=0.3)) == 0.3
+    assert rmse(_errors(test=float("nan"))) is None
+    assert rmse(_errors(n=0)) is None
 
 
 def test_a_worse_error_is_said_so() -> None:
@@ -177,8 +190,7 @@ def test_held_out_history_reads_each_committee_metrics_file(tmp_path) -> None:
 
     from mlip_autopipec.active_learning.convergence import held_out_history
 
-    for k, metrics in enumerate(
-        ({"committee": {"test": {"force_rmse": 0.3}}}, {"committee": {"test_initial": {"force_rmse": 0.2}}})
-    ):
+    for k, errors in enumerate((_errors(test=0.3), _errors(initial=0.2))):
+        metrics = {"committee": errors, "members": [], "config_hash": "h", "units": {}}
         (tmp_path / f"{k}.json").write_text(json.dumps(metrics))
     assert held_out_history([tmp_path / "0.json", tmp_path / "1.json"]) == [0.3, 0.2]

@@ -10,27 +10,25 @@ is reported as such (``warning``): more iterations of the same sampling would no
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from mlip_autopipec.data.records import LoopDecision, OtfRun, StopEvidence
+from mlip_autopipec.data.records import CommitteeErrors, CommitteeMetrics, LoopDecision, OtfRun, StopEvidence
 
 
-def held_out_force_rmse(metrics: Mapping[str, Any]) -> float | None:
+def held_out_force_rmse(errors: CommitteeErrors) -> float | None:
     """A committee's force RMSE on the run's fixed yardstick (the first iteration's test set, held out in
     every iteration since), else on its own test set; None when there is none."""
-    committee = metrics.get("committee", {})
-    value = committee.get("test_initial", {}).get("force_rmse", committee.get("test", {}).get("force_rmse"))
+    initial = errors.test_initial
+    value = initial.force_rmse if initial is not None and initial.force_rmse is not None else errors.test.force_rmse
     return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
 def held_out_history(metrics_files: Iterable[str | Path]) -> list[float | None]:
     """:func:`held_out_force_rmse` of each committee's ``metrics.json``, oldest first. The one place the loop
     reads the training stage's metrics file."""
-    return [held_out_force_rmse(json.loads(Path(path).read_text())) for path in metrics_files]
+    return [held_out_force_rmse(CommitteeMetrics.read(path).committee) for path in metrics_files]
 
 
 def _relative_improvement(history: list[float | None]) -> float | None:

@@ -6,19 +6,19 @@ so ``mlip-pipe status`` and the benchmarks can report on any of them without a d
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from mlip_autopipec.data.records import IterationStatus, LabelRecord
+from mlip_autopipec.data.records import CommitteeMetrics, IterationStatus, LabelRecord
 
 _ITERATION = re.compile(r"iter_(\d+)$")
 
 
-def _json(path: Path) -> dict[str, Any] | None:
+def _metrics(path: Path) -> CommitteeMetrics | None:
+    """A committee's errors; None while they are not (or not readably) written."""
     try:
-        return json.loads(path.read_text())
+        return CommitteeMetrics.read(path)
     except (OSError, ValueError):
         return None
 
@@ -53,11 +53,10 @@ def iteration_summary(folder: Path) -> dict[str, Any]:
             continue
         summary["pw_runs"] += len(record.attempts)
         summary["pw_seconds"] += sum(attempt.wall_time_s for attempt in record.attempts)
-    metrics = _json(folder / "models" / "metrics.json")
-    committee = (metrics or {}).get("committee", {})
-    test = committee.get("test_condensed") or committee.get("test", {})  # without dimer/trimer scans when there are any
-    summary["test_force_rmse"] = test.get("force_rmse")
-    summary["test_energy_rmse_per_atom"] = test.get("energy_rmse_per_atom")
+    metrics = _metrics(folder / "models" / "metrics.json")
+    test = None if metrics is None else (metrics.committee.test_condensed or metrics.committee.test)  # scans left out
+    summary["test_force_rmse"] = None if test is None else test.force_rmse
+    summary["test_energy_rmse_per_atom"] = None if test is None else test.energy_rmse_per_atom
     status = _status(folder / "status.json")
     summary["status"] = None if status is None else status.status
     summary["reason"] = None if status is None else status.reason
