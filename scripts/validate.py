@@ -12,4 +12,10 @@ setup = ValidationSetup.model_validate({key: params[key] for key in ValidationSe
 report = validate_committee(
     snakemake.input.manifest, setup, Path(snakemake.output.report).parent, ntasks=int(snakemake.resources.get("tasks", 1))
 )
-log.info("validation: %d rows, %d fail; %d DFT runs (%.0f s)", len(report.rows), len(report.failed), report.dft_runs, report.dft_seconds)
+log.info(
+    "validation: %d rows, %d fail; %d DFT runs (%.0f s)",
+    len(report.rows),
+    len(report.failed),
+    report.dft_runs,
+    report.dft_seconds,
+)
