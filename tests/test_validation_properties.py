@@ -366,3 +366,13 @@ def test_dft_elastic_constants_of_silicon(si_dft) -> None:
     assert result.c44 < 0.85 * result.clamped[3][3]  # internal relaxation in DFT too
     rows = rows_by_quantity(elastic_rows(elastic_constants(silicon(), tersoff(), cfg), result, cfg))
     assert rows["C44"].dft == pytest.approx(result.c44) and rows["C44"].potential < rows["C44, ions clamped"].potential
+
+
+def test_a_curve_without_a_minimum_is_refused_not_extrapolated() -> None:
+    """A potential whose E-V curve has no minimum near the crystal (LJ with an equilibrium far off Cu's) gets no V0,
+    B or lattice constant extrapolated from the fit; the checks built on V0 then fail instead."""
+    from mlip_autopipec.validation.eos import EosFitFailed
+
+    for sigma in (1.5, 4.0):  # equilibrium far below and far above Cu's volume
+        with pytest.raises(EosFitFailed, match="no energy minimum"):
+            equation_of_state(copper(), LennardJones(sigma=sigma, epsilon=0.4, rc=9.0), CFG)

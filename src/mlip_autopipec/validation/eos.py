@@ -164,8 +164,15 @@ def _curve(crystal: Atoms, calculator: Calculator, centre: float, cfg: Validatio
     return [float(v) for v in volumes], energies, steps
 
 
+class EosFitFailed(ValueError):
+    """The E-V curve has no minimum inside the sampled volumes: the checks built on V0 have nothing to stand on."""
+
+
 def _fit(volumes: list[float], energies: list[float]) -> tuple[float, float, float]:
-    v0, e0, bulk = EquationOfState(volumes, energies, eos="birchmurnaghan").fit(warn=False)
+    try:
+        v0, e0, bulk = EquationOfState(volumes, energies, eos="birchmurnaghan").fit(warn=False)
+    except (ValueError, RuntimeError) as error:  # ASE: "No minimum!", or the fit does not converge
+        raise EosFitFailed(f"no energy minimum: the Birch-Murnaghan fit failed ({error})") from None
     return float(v0), float(e0), float(bulk / units.GPa)
 
 
@@ -187,6 +194,11 @@ def equation_of_state(crystal: Atoms, calculator: Calculator, cfg: ValidationCon
         v0, e0, bulk = _fit(volumes, energies)
         steps += more
         evaluations += len(volumes) + more
+    if not (min(volumes) <= v0 <= max(volumes)) or not bulk > 0:
+        raise EosFitFailed(
+            f"no energy minimum within V = {min(volumes):.3g}-{max(volumes):.3g} A^3/atom (fit: V0 = {v0:.4g} A^3/atom, "
+            f"B = {bulk:.4g} GPa): the E-V curve has no bound equilibrium near the reference crystal"
+        )
     multiplicity = cubic_multiplicity(crystal)
     return EosResult(
         formula=crystal.get_chemical_formula(),
