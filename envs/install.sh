@@ -6,11 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v pw.x >/dev/null 2>&1 || [ ! -d /usr/share/espresso/pseudo ]; then
+# Debian packages: pw.x and its pseudopotentials, and chromium (the headless browser that checks the HTML report).
+if ! command -v pw.x >/dev/null 2>&1 || [ ! -d /usr/share/espresso/pseudo ] || ! command -v chromium >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq quantum-espresso quantum-espresso-data >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq quantum-espresso quantum-espresso-data chromium >/dev/null
 fi
 
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
