@@ -11,7 +11,7 @@ log = job_logger("simulate_md", snakemake.log[0])
 summary, collected = run_committee_job(
     list(snakemake.input.starts),
     committee_calculator(snakemake.input.manifest),
-    Threshold.read(snakemake.input.threshold).value,
+    Threshold.read(snakemake.input.threshold),
     ActiveLearningConfig.model_validate(snakemake.params.active_learning),
     ExploreConfig.model_validate(snakemake.params.explore),
     temperature_K=float(snakemake.wildcards.temperature),

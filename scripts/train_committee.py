@@ -1,8 +1,8 @@
-"""Snakemake script of rule `train_committee`: manifest, metrics, parity plot, learning curve, threshold."""
+"""Snakemake script of rule `train_committee`: manifest, metrics, parity plot, learning curve, trust levels."""
 
 from pathlib import Path
 
-from mlip_autopipec.active_learning.uncertainty import threshold_of_committee
+from mlip_autopipec.active_learning.trust_levels import trust_levels_of_committee
 from mlip_autopipec.config.models import ActiveLearningConfig
 from mlip_autopipec.joblog import job_logger
 from mlip_autopipec.potentials.metrics import finish_committee
@@ -11,7 +11,7 @@ snakemake = globals()["snakemake"]
 log = job_logger("train_committee", snakemake.log[0])
 al = ActiveLearningConfig.model_validate(snakemake.params.active_learning)
 committee, pictures = finish_committee(Path(snakemake.output.manifest).parent)
-threshold = threshold_of_committee(committee, al.uncertainty_percentile, al.uncertainty_threshold)
+threshold = trust_levels_of_committee(committee, al)
 threshold.write(snakemake.output.threshold)
 log.info(
     "%s committee written: %s; threshold %s",

@@ -177,7 +177,13 @@ def test_status_file_keeps_its_shape(tmp_path) -> None:
         "selected",
         "threshold",
     }
-    assert data["evidence"]["threshold"] == {"value": 0.1, "percentile": 95.0, "n": 20, "reason": "test"}
+    assert {k: data["evidence"]["threshold"][k] for k in ("value", "percentile", "n", "reason", "upper")} == {
+        "value": 0.1,
+        "percentile": 95.0,
+        "n": 20,
+        "reason": "test",
+        "upper": None,
+    }
     assert IterationStatus.read(tmp_path / "status.json") == status
     warned, chosen = decide(uncertain_frames(), runs(100, 0), held_out_history=[0.5, 0.49], settings={"target_force_rmse": 0.1})
     assert warned.status == "converged" and chosen == [] and "above the target" in warned.warning
@@ -194,3 +200,17 @@ def test_held_out_history_reads_each_committee_metrics_file(tmp_path) -> None:
         metrics = {"committee": errors, "members": [], "config_hash": "h", "units": {}}
         (tmp_path / f"{k}.json").write_text(json.dumps(metrics))
     assert held_out_history([tmp_path / "0.json", tmp_path / "1.json"]) == [0.3, 0.2]
+
+
+def test_an_iteration_that_goes_on_without_labels_says_why() -> None:
+    """While the error is above target the loop goes on; when its committee runs flagged nothing the status names
+    the numbers (checks, lower trust level, largest spread) instead of silently labelling nothing."""
+    quiet = runs(100, 0)
+    status, chosen = decide([], quiet, held_out_history=[0.5], settings={"target_force_rmse": 0.1})
+    assert status.status == "continue" and chosen == []
+    assert "nothing labelled: none of 100 committee checks was above the lower trust level 0.1 eV/A" in status.warning
+    assert "above the target" in status.warning  # the error is still above target: said too
+    status, chosen = decide([], quiet, labels_so_far=40, held_out_history=[0.5])
+    assert status.status == "converged" and "budget" in status.reason
+    busy, chosen = decide(uncertain_frames(), runs(100, 10))
+    assert chosen and busy.warning is None

@@ -209,3 +209,24 @@ def test_a_committee_job_runs_every_start_reproducibly(tmp_path) -> None:
     assert not np.allclose(collected[0].positions, collected[2].positions)  # each start has its own seed and cell
     summary.write(tmp_path / "job.json")
     assert OtfJobSummary.read(tmp_path / "job.json") == summary
+
+
+def test_an_unphysical_check_labels_the_last_trusted_frame_instead() -> None:
+    """Above the upper trust level the frame is not labelled: MD goes back to the last trusted frame and that
+    frame is collected (once), as DP-GEN's model-deviation levels prescribe."""
+    start = bulk("Cu", "fcc", a=3.6, cubic=True)
+    options = dict(temperature_K=600, steps=200, timestep_fs=2.0, check_every=10, supercell_atoms=32, seed=3)
+    free = otf_md(start, lj_committee(), threshold=1e6, **options)
+    spreads = free.spreads
+    jumps = [k for k in range(1, len(spreads)) if spreads[k] > 1.05 * max(spreads[:k])]
+    assert jumps, f"no check rises 5 % above all earlier ones: {spreads}"
+    k = jumps[0]
+    lower, upper = 1.01 * max(spreads[:k]), spreads[k] / 1.01
+    watched = otf_md(start, lj_committee(), threshold=lower, upper=upper, max_uncertain=1, **options)
+    assert watched.unphysical_checks == 1 and watched.uncertain_checks == 1 and len(watched.uncertain) == 1
+    trusted = watched.uncertain[0]
+    assert trusted.info["step"] == 10 * k and trusted.info["uncertainty"] == pytest.approx(spreads[k - 1])
+    assert trusted.info["trust"] == "last trusted before unphysical" and trusted.info["uncertainty"] < lower
+    # the same check without an upper level is labelled itself
+    plain = otf_md(start, lj_committee(), threshold=lower, max_uncertain=1, **options)
+    assert plain.unphysical_checks == 0 and plain.uncertain[0].info["uncertainty"] == pytest.approx(spreads[k])

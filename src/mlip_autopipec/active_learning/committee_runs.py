@@ -17,7 +17,7 @@ from ase.calculators.calculator import Calculator
 from mlip_autopipec.active_learning.otf import OtfResult, otf_md
 from mlip_autopipec.active_learning.otf_kmc import otf_kmc
 from mlip_autopipec.config.models import ActiveLearningConfig, ExploreConfig
-from mlip_autopipec.data.records import OtfJobSummary
+from mlip_autopipec.data.records import OtfJobSummary, Threshold
 from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.potentials.committee import CommitteeCalculator
 
@@ -30,10 +30,17 @@ def committee_calculator(manifest_path: str | Path) -> Calculator:
     return CommitteeCalculator(manifest_path, extrapolation_grade=False)
 
 
+def trust_bounds(threshold: Threshold | float) -> tuple[float, float | None]:
+    """(lower, upper) trust levels of a ``threshold.json`` (a bare number: a lower level only)."""
+    if isinstance(threshold, Threshold):
+        return float(threshold.value), threshold.upper
+    return float(threshold), None
+
+
 def run_otf(
     start: Atoms,
     committee: Calculator,
-    threshold: float,
+    threshold: Threshold | float,
     settings: ActiveLearningConfig,
     explore: ExploreConfig,
     *,
@@ -41,12 +48,14 @@ def run_otf(
     ensemble: str,
     seed: int,
 ) -> OtfResult:
-    """One on-the-fly run from ``start`` with the engine ``settings.engine`` names ('md' or 'kmc')."""
+    """One on-the-fly run from ``start`` with the engine ``settings.engine`` names ('md' or 'kmc'). kMC uses the
+    lower trust level only: its saddles are where a committee is least sure, and each is worth a label."""
+    lower, upper = trust_bounds(threshold)
     if settings.engine == "kmc":
         return otf_kmc(
             start,
             committee,
-            threshold,
+            lower,
             temperature_K=temperature_K,
             steps=settings.kmc_steps,
             searches=settings.kmc_searches,
@@ -57,7 +66,7 @@ def run_otf(
     return otf_md(
         start,
         committee,
-        threshold,
+        lower,
         temperature_K=temperature_K,
         ensemble=ensemble,
         steps=settings.md_steps,
@@ -67,6 +76,7 @@ def run_otf(
         pressure_gpa=0.0,
         supercell_atoms=explore.supercell_atoms,
         seed=seed,
+        upper=upper,
     )
 
 
@@ -80,7 +90,7 @@ def _read_start(path: str) -> Atoms:
 def run_committee_job(
     starts: Sequence[str],
     committee: Calculator,
-    threshold: float,
+    threshold: Threshold | float,
     settings: ActiveLearningConfig,
     explore: ExploreConfig,
     *,
@@ -106,4 +116,5 @@ def run_committee_job(
         runs.append(result.summary())
         collected.extend(result.uncertain)
         log.info("%s: %s", path, result.summary().model_dump())
-    return OtfJobSummary(threshold=threshold, runs=runs), collected
+    lower, upper = trust_bounds(threshold)
+    return OtfJobSummary(threshold=lower, upper=upper, runs=runs), collected

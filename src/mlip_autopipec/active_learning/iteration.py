@@ -109,8 +109,11 @@ def decide_iteration(
         settings.min_error_improvement,
         settings.target_force_rmse,
     )
+    warning = decision.warning
     if decision.status == "converged":
         chosen = []
+    elif not chosen:
+        warning = "; ".join(w for w in (warning, nothing_to_label(runs, threshold, len(uncertain), duplicates, remaining)) if w)
     evidence = IterationEvidence(
         **dict(decision.evidence),
         uncertain_frames=len(uncertain),
@@ -120,6 +123,20 @@ def decide_iteration(
         threshold=threshold,
     )
     status = IterationStatus(
-        iteration=int(iteration), status=decision.status, reason=decision.reason, evidence=evidence, warning=decision.warning
+        iteration=int(iteration), status=decision.status, reason=decision.reason, evidence=evidence, warning=warning
     )
     return status, chosen
+
+
+def nothing_to_label(runs: Sequence[OtfRun], threshold: Threshold, uncertain: int, duplicates: int, remaining: int) -> str:
+    """Why an iteration that goes on labels nothing, in words with its numbers (for ``status.json``)."""
+    if remaining <= 0:
+        return "nothing labelled: the DFT budget is used up"
+    checks = sum(run.checks for run in runs)
+    if not uncertain:
+        largest = max((run.max_uncertainty for run in runs), default=0.0)
+        return (
+            f"nothing labelled: none of {checks} committee checks was above the lower trust level {threshold.value:.4g} eV/A "
+            f"(largest spread {largest:.4g} eV/A); {threshold.reason}"
+        )
+    return f"nothing labelled: all {uncertain} uncertain frames were near-duplicates ({duplicates} removed)"

@@ -1,9 +1,10 @@
 """On-the-fly MD with the committee: watch its uncertainty, hand back what it does not know.
 
-Every ``check_every`` steps the committee's force spread (``max_force_std``) is compared with a
-threshold calibrated on its own training data. An uncertain configuration is collected and the
-trajectory goes back to the last trusted frame (positions, momenta and cell), so exploration goes
-on from where the model is still right, until a budget of uncertain structures is used up.
+Every ``check_every`` steps the committee's force spread (``max_force_std``) is compared with two trust
+levels (``trust_levels``): between them the configuration is collected for labelling; above the upper one it
+is unphysical for this committee and is not labelled, the last trusted frame before it is collected instead
+(once). Either way the trajectory goes back to the last trusted frame (positions, momenta and cell), so
+exploration goes on from where the model is still right, until a budget of collected structures is used up.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class OtfResult:
     uncertain_checks: int
     uncertain: list[Atoms] = field(default_factory=list)
     max_uncertainty: float = 0.0
+    unphysical_checks: int = 0
+    spreads: list[float] = field(default_factory=list)  # every check's spread, for the report's histogram
     stopped_reason: str | None = None
     wall_time_s: float = 0.0
 
@@ -52,6 +55,8 @@ class OtfResult:
             uncertain_fraction=self.uncertain_fraction,
             collected=len(self.uncertain),
             max_uncertainty=self.max_uncertainty,
+            unphysical_checks=self.unphysical_checks,
+            spreads=[round(s, 6) for s in self.spreads if np.isfinite(s)],
             stopped_reason=self.stopped_reason,
             wall_time_s=round(self.wall_time_s, 2),
         )
@@ -93,8 +98,10 @@ def otf_md(
     supercell_atoms: int = 64,
     seed: int = 0,
     watchdog: Watchdog | None = None,
+    upper: float | None = None,
 ) -> OtfResult:
-    """Run committee MD from ``atoms``; collect up to ``max_uncertain`` configurations above ``threshold``."""
+    """Run committee MD from ``atoms``; collect up to ``max_uncertain`` configurations above ``threshold`` (and, for
+    a check above ``upper``, the last trusted frame before it instead of the check itself)."""
     began = time.perf_counter()
     work = prepare_start(atoms, supercell_atoms)
     used = "nvt" if is_molecule(work) else ensemble
@@ -107,6 +114,7 @@ def otf_md(
     dog = watchdog or Watchdog()
     result = OtfResult(float(temperature_K), used, 0, 0, 0)
     trusted = _snapshot(work)
+    trusted_frame: Atoms | None = None  # the last trusted check, labelled when the next one is unphysical
     previous: float | None = None
     done = 0
     while done < steps:
@@ -121,16 +129,18 @@ def otf_md(
         uncertainty = float(committee.results.get(UNCERTAINTY_KEY, np.inf))
         result.checks += 1
         result.max_uncertainty = max(result.max_uncertainty, uncertainty)
+        result.spreads.append(uncertainty)
         broken = dog.check(work, previous, float(temperature_K))
         if uncertainty > threshold or broken is not None:
             result.uncertain_checks += 1
-            result.uncertain.append(
-                _collected(
-                    work,
-                    uncertainty,
-                    {"step": done, "temperature": float(temperature_K), "ensemble": used, "watchdog": broken or ""},
-                )
-            )
+            info = {"step": done, "temperature": float(temperature_K), "ensemble": used, "watchdog": broken or ""}
+            if broken is None and upper is not None and uncertainty > upper:
+                result.unphysical_checks += 1
+                if trusted_frame is not None:  # each trusted frame once: the next unphysical check restarts from it too
+                    result.uncertain.append(trusted_frame)
+                    trusted_frame = None
+            else:
+                result.uncertain.append(_collected(work, uncertainty, info))
             _restore(work, trusted)
             previous = None
             if len(result.uncertain) >= max_uncertain:
@@ -138,6 +148,17 @@ def otf_md(
                 break
             continue
         trusted = _snapshot(work)
+        trusted_frame = _collected(
+            work,
+            uncertainty,
+            {
+                "step": done,
+                "temperature": float(temperature_K),
+                "ensemble": used,
+                "watchdog": "",
+                "trust": "last trusted before unphysical",
+            },
+        )
         previous = float(committee.results["energy"]) / len(work)
     result.steps_done = done
     result.wall_time_s = time.perf_counter() - began

@@ -41,6 +41,7 @@ def otf_kmc(
         value = float(results["max_force_std"])
         result.checks += 1
         result.max_uncertainty = max(result.max_uncertainty, value)
+        result.spreads.append(value)
         if value > threshold:
             result.uncertain_checks += 1
             if len(result.uncertain) < max_uncertain:

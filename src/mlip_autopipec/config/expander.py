@@ -52,6 +52,7 @@ class ConfigExpander:
         system = self.expand_system()
         bonding = self._bonding_for(system)
         explore = self.expand_explore(system, bonding)
+        validation = self._validated_section(ValidationConfig, m.validation, "validation")
         return FullConfig(
             composition=m.composition.strip(),
             elements=self.elements,
@@ -66,15 +67,24 @@ class ConfigExpander:
             explore=explore,
             select=self.expand_select(dft_budget, max_iterations),
             train=self.expand_train(),
-            active_learning=self._section(
-                ActiveLearningConfig,
-                "active_learning",
-                {},
-                {"uncertainty_percentile": "threshold from the committee's own spread on its training data, not a magic number"},
-            ),
+            active_learning=self.expand_active_learning(validation),
             dft=self.expand_dft(),
             label=self._validated_section(LabelConfig, m.label, "label"),
-            validation=self._validated_section(ValidationConfig, m.validation, "validation"),
+            validation=validation,
+        )
+
+    def expand_active_learning(self, validation: ValidationConfig) -> ActiveLearningConfig:
+        """The loop aims at the accuracy the validation judges: the target force error is its force tolerance."""
+        return self._section(
+            ActiveLearningConfig,
+            "active_learning",
+            {"target_force_rmse": validation.force_rmse_tolerance},
+            {
+                "target_force_rmse": "the validation's force tolerance: the loop labels where the committee's calibrated "
+                "expected error exceeds what the validation will accept",
+                "uncertainty_percentile": "fallback threshold (spread percentile on training data) when the held-out set is "
+                "too small to calibrate spread against true error",
+            },
         )
 
     def _section(self, model: type, name: str, heuristic: dict[str, Any], why: dict[str, str]) -> Any:

@@ -223,7 +223,15 @@ class ActiveLearningConfig(StrictModel):
     target_force_rmse: float | None = Field(
         default=None,
         gt=0,
-        description="Held-out force RMSE (eV/A) that counts as accurate enough, so the loop may stop without waiting for the error to flatten.",
+        description="Force RMSE per component (eV/A) that counts as accurate enough: the lower trust level is the committee "
+        "spread whose calibrated expected error reaches it, and the loop may stop once the held-out error meets it. Default: "
+        "the validation's force tolerance. None: the threshold is the spread percentile on training data.",
+    )
+    upper_trust_factor: float = Field(
+        default=3.0,
+        gt=1,
+        description="Upper trust level as a multiple of the lower one (DP-GEN's 0.05/0.15 eV/A is 3): above it a configuration "
+        "is unphysical for the committee and MD labels the last trusted frame before it instead.",
     )
     converged_uncertain_fraction: float = Field(default=0.02, ge=0, le=1)
     min_error_improvement: float = Field(

@@ -409,10 +409,34 @@ class Threshold(RunFile):
 
     model_config = ConfigDict(frozen=True)
 
-    value: float = Field(description="Largest per-atom force standard deviation of the committee still trusted (eV/A).")
+    value: float = Field(
+        description="Lower trust level: largest per-atom force standard deviation of the committee still trusted; above it "
+        "a configuration is labelled (eV/A)."
+    )
     percentile: float = Field(description="Percentile of the training spreads the value was read at (percent, 0-100].")
-    n: int = Field(description="Finite training spreads the value was computed from; 0 for a fixed threshold (count).")
+    n: int = Field(
+        description="Spreads (or held-out atoms, when calibrated on accuracy) the value came from; 0 when fixed (count)."
+    )
     reason: str = Field(description="How the value was obtained, for the status file.")
+    upper: float | None = Field(
+        default=None,
+        description="Upper trust level: above it a configuration is unphysical for this committee; MD goes back to the last "
+        "trusted frame and labels that one instead (eV/A). None: no upper level.",
+    )
+    target_force_rmse: float | None = Field(
+        default=None, description="Force RMSE per component the lower level aims at; None when not calibrated on accuracy (eV/A)."
+    )
+    error_scale: float | None = Field(
+        default=None,
+        description="Calibrated ratio of true per-atom force error to committee spread on held-out labelled atoms "
+        "(sqrt(sum error^2 / sum spread^2)); None when not calibrated (dimensionless).",
+    )
+    calibration_structures: int = Field(default=0, description="Held-out labelled structures of the calibration (count).")
+    spread_error_spearman: float | None = Field(
+        default=None,
+        description="Spearman rank correlation of per-atom spread and true error on the calibration atoms; None when "
+        "undefined (dimensionless, -1 to 1).",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -429,6 +453,14 @@ class OtfRun(RunFile):
     uncertain_fraction: float = Field(description="uncertain_checks / checks; 1 when there was no check (fraction, 0-1).")
     collected: int = Field(description="Uncertain configurations handed back for labelling (count).")
     max_uncertainty: float = Field(description="Largest max per-atom force standard deviation seen (eV/A).")
+    spreads: list[float] = Field(
+        default_factory=list, description="Max per-atom force standard deviation at every finite check, in order (eV/A)."
+    )
+    unphysical_checks: int = Field(
+        default=0,
+        description="Checks above the upper trust level: not labelled; the run went back to its last trusted frame and "
+        "labelled that one instead (count, included in uncertain_checks).",
+    )
     stopped_reason: str | None = Field(description="Why the run ended before its steps; None when it ran them all.")
     wall_time_s: float = Field(description="Wall time of the run (s, rounded to 0.01 s).")
 
@@ -436,7 +468,8 @@ class OtfRun(RunFile):
 class OtfJobSummary(RunFile):
     """``results/iter_{i}/simulate/{ensemble}_{T}K.json`` (rule ``simulate_md``): every run of one job."""
 
-    threshold: float = Field(description="Uncertainty threshold the runs were checked against (eV/A).")
+    threshold: float = Field(description="Uncertainty threshold (lower trust level) the runs were checked against (eV/A).")
+    upper: float | None = Field(default=None, description="Upper trust level of the runs; None when there was none (eV/A).")
     runs: list[OtfRun] = Field(description="One record per start structure, in input order.")
 
 
@@ -473,7 +506,9 @@ class LoopDecision(RunFile):
     reason: str = Field(description="The decision in words, with the numbers it rests on.")
     evidence: StopEvidence = Field(description="The numbers the decision rests on.")
     warning: str | None = Field(
-        default=None, description="Set when the loop stops learning above the target error; omitted from the file when None."
+        default=None,
+        description="Set when the loop stops learning above the target error, or goes on without labelling anything (why); "
+        "omitted from the file when None.",
     )
 
     @model_serializer(mode="wrap")
@@ -566,3 +601,66 @@ class ValidationReport(RunFile):
     def passed(self) -> bool:
         """Something was judged, no row failed and every check could be computed (warnings allowed)."""
         return bool(self.judged) and not self.failed and not self.incomplete
+
+
+# ---------------------------------------------------------------- export (the delivered potential outside this package)
+
+
+class ExportedPairTable(BaseModel):
+    """One element pair's section of the baseline table for LAMMPS ``pair_style table``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    elements: list[str] = Field(description="The two chemical symbols, in LAMMPS type order.")
+    keyword: str = Field(description="Section keyword in the table file, e.g. 'Si_Si'.")
+    r_inner: float = Field(
+        description="First distance of the table (Angstrom); LAMMPS stops if two atoms of this pair come closer."
+    )
+    r_outer: float = Field(description="Last distance of the table, the pair's cutoff in LAMMPS (Angstrom).")
+    energy_at_inner: float = Field(description="Baseline pair energy at r_inner (eV).")
+    max_energy_error: float = Field(
+        description="Largest |E| error of LAMMPS's spline against the baseline, at five points inside every interval (eV)."
+    )
+    max_force_error: float = Field(
+        description="Largest |F| error of LAMMPS's spline against the baseline, at the same points (eV/Angstrom)."
+    )
+    within_tolerance: bool = Field(
+        description="True when every checked point met the export's tolerances (absolute plus relative to the value)."
+    )
+
+
+class ExportedMember(BaseModel):
+    """One member's files for use outside this package; paths relative to the committee folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(description="Member number, 0-based (0 is the production potential).")
+    model: str = Field(description="The model file an ASE calculator loads (ACE: .yace for pyace; MACE: .model).")
+    lammps_model: str = Field(
+        description="The model file LAMMPS reads (ACE: the same .yace; MACE: the mace_create_lammps_model output)."
+    )
+    lammps_input: str = Field(description="LAMMPS include file with the member's pair lines and reference energies.")
+
+
+class PotentialExport(RunFile):
+    """``results/final/export.json`` (rule ``finalize``): what was written to run the potential outside this package."""
+
+    backend: Literal["ace", "mace"] = Field(description="Training backend of every member.")
+    elements: list[str] = Field(description="Chemical symbols, in LAMMPS type order (type 1 first).")
+    baseline: BaselineChoice = Field(description="The delta-learning baseline the table reproduces.")
+    reference_energies: dict[str, float] = Field(description="Per-element reference energy added per atom (eV/atom).")
+    table_file: str | None = Field(description="The pair_style table file of the baseline; None without a baseline.")
+    table_style: str | None = Field(description="Arguments of pair_style table, e.g. 'spline 10000'; None without a baseline.")
+    table_points: int | None = Field(description="Points per table section (count); None without a baseline.")
+    energy_cap: float = Field(description="Pair energy at which each table starts (eV).")
+    pairs: list[ExportedPairTable] = Field(description="One entry per element pair of the table.")
+    baseline_input: str | None = Field(
+        description="LAMMPS include file that runs the baseline table alone; None without a baseline."
+    )
+    reference_input: str = Field(description="LAMMPS include file defining c_e_ref and v_e_total = pe + c_e_ref.")
+    members: list[ExportedMember] = Field(description="The members' files, by index.")
+    config_hash: str = Field(description="The committee's fit configuration hash (committee.json).")
+    dft_hashes: list[str] = Field(description="DFT parameter hashes of the training and test labels (may be empty).")
+    created: str = Field(description="When the committee was collected (ISO 8601, UTC).")
+    version: str = Field(description="Pipeline version that wrote the export (empty when not given).")
+    readme: str = Field(description="The README rendered from this record.")
