@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 
 import ase.db
+import numpy as np
 import pytest
 import yaml
+from ase.build import bulk
 
 from conftest import PYTHON, REPO, SNAKEFILE, copy_run
 from mlip_autopipec.data.records import ValidationReport
@@ -375,3 +377,34 @@ def test_killed_run_resumes_without_repeating_dft(
     assert len(completed) == len(set(completed)), f"a pw.x run was repeated after the kill ({moment}, {killed_in})"
     assert len(completed) == len(reference), f"{len(completed)} pw.x runs with a kill during {moment}, {len(reference)} without"
     assert "Nothing to be done" in dry_run(tmp_path)
+    assert_same_run(uninterrupted, tmp_path)
+
+
+def labelled_energies(workdir: Path) -> dict[str, float]:
+    """Structure id -> DFT energy (eV) of every labelled structure in the run's index."""
+    with ase.db.connect(str(workdir / "results/database.db")) as db:
+        return {row.structure_id: float(row.energy) for row in db.select(state="labelled")}
+
+
+def committee_prediction(workdir: Path) -> tuple[float, np.ndarray]:
+    """The delivered committee's energy and forces on one fixed rattled Si cell."""
+    from mlip_autopipec.potentials.committee import CommitteeCalculator
+
+    probe = bulk("Si", "diamond", a=5.45, cubic=True)
+    probe.rattle(0.05, seed=11)
+    probe.calc = CommitteeCalculator(workdir / "results/final/committee.json", extrapolation_grade=False)
+    return float(probe.get_potential_energy()), probe.get_forces()
+
+
+def assert_same_run(first: Path, second: Path) -> None:
+    """Same config, same seed: the same structures labelled with the same DFT energies, and the same committee
+    (issue 12: a run is reproducible, whatever interrupted it)."""
+    labels, again = labelled_energies(first), labelled_energies(second)
+    assert sorted(labels) == sorted(again), f"different structures labelled: {sorted(set(labels) ^ set(again))}"
+    assert all(abs(labels[sid] - again[sid]) < 1e-6 for sid in labels), "the same structures got different DFT energies"
+    one = json.loads((first / "results/final/committee.json").read_text())
+    two = json.loads((second / "results/final/committee.json").read_text())
+    assert one["training_ids"] == two["training_ids"] and one["test_ids"] == two["test_ids"]
+    energy, forces = committee_prediction(first)
+    energy_again, forces_again = committee_prediction(second)
+    assert abs(energy - energy_again) < 1e-5 and np.abs(forces - forces_again).max() < 1e-5
