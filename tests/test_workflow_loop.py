@@ -22,6 +22,7 @@ import signal
 import stat
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import ase.db
@@ -29,10 +30,12 @@ import numpy as np
 import pytest
 import yaml
 from ase.build import bulk
+from browser import broken_links, distinct_colours, rendered_dom, screenshot
 
 from conftest import PYTHON, REPO, SNAKEFILE, copy_run
 from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.data.run_summary import run_summary
+from mlip_autopipec.report import SECTION_IDS
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("pw_available")]
 
@@ -258,6 +261,9 @@ def test_short_loop_delivers_a_versioned_committee(uninterrupted: Path) -> None:
     assert summary[1]["status"] == "continue" and summary[0]["test_force_rmse"] > 0 and summary[1]["pw_seconds"] > 0
     shown = subprocess.run([MLIP_PIPE, "status"], cwd=workdir, capture_output=True, text=True, timeout=120, check=True).stdout
     assert "Iterations" in shown and "continue" in shown
+    # the user's command ends with how the run ended: the short loop is cut by max_iterations while still learning
+    told = (workdir / "run.log").read_text()
+    assert "loop: stopped after iteration 1: max_iterations reached" in told and "targets unmet" in told
     assert "Nothing to be done" in dry_run(workdir)
 
 
@@ -266,15 +272,24 @@ def test_short_loop_delivers_a_versioned_committee(uninterrupted: Path) -> None:
 CHEAP_VALIDATION = {"enabled": True, "stability_ps": 0.5, "set_per_temperature": 2, "set_md_snapshots": 1}
 
 
-def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, tmp_path: Path) -> None:
-    """The `validate` rule runs on the delivered committee after the loop; `mlip-pipe validate` on the same committee
-    then computes no DFT (label cache) and gives the same DFT column; `mlip-pipe status` shows the table."""
-    workdir = copy_run(uninterrupted, tmp_path / "run")
+@dataclass(frozen=True)
+class ValidatedRun:
+    """A copy of the loop validated by its `validate` rule (cheap settings), shared by the validation and report tests."""
+
+    workdir: Path
+    planned: str  # `snakemake -n` before validation was enabled
+    pw_started_before: int  # pw.x runs the copy had started before the validation
+    env: dict[str, str]  # counts this copy's pw.x runs in its own log
+
+
+@pytest.fixture(scope="module")
+def validated(uninterrupted: Path, tmp_path_factory: pytest.TempPathFactory) -> ValidatedRun:
+    """The `validate` rule (and the report rule after it) run once on a copy of the loop with validation enabled."""
+    workdir = copy_run(uninterrupted, tmp_path_factory.mktemp("validated") / "run")
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["validation"] = CHEAP_VALIDATION
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     planned = dry_run(workdir)
-    assert "validate" in planned and "train_member" not in planned  # only the new stage is planned
     started, _ = pw_runs(workdir)
     counting = {**os.environ, "PW_COUNTER": str(workdir / COUNTER)}  # this copy's pw.x runs, not the original's
     run = subprocess.run(
@@ -286,6 +301,14 @@ def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, t
         env=counting,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return ValidatedRun(workdir, planned, len(started), counting)
+
+
+def test_validate_rule_then_command_reuse_every_dft_label(validated: ValidatedRun) -> None:
+    """The `validate` rule runs on the delivered committee after the loop; `mlip-pipe validate` on the same committee
+    then computes no DFT (label cache) and gives the same DFT column; `mlip-pipe status` shows the table."""
+    workdir, counting = validated.workdir, validated.env
+    assert "validate" in validated.planned and "train_member" not in validated.planned  # only the new stages are planned
     report = ValidationReport.read(workdir / "results/validation/validation.json")
     groups = {row.group for row in report.rows}
     for group in (
@@ -299,7 +322,8 @@ def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, t
     ):
         assert group in groups, f"no {group} rows in {sorted(groups)}"
     after_rule, _ = pw_runs(workdir)
-    assert len(after_rule) - len(started) >= report.dft_runs > 0  # each label one pw.x run, more when the ladder retried
+    spent = len(after_rule) - validated.pw_started_before
+    assert spent >= report.dft_runs > 0  # each label one pw.x run, more when the ladder retried
     compared = [row for row in report.rows if row.dft is not None]
     assert len(compared) >= 8 and all(row.error == pytest.approx(row.potential - row.dft) for row in compared)
     lattice = next(row for row in report.rows if row.quantity.startswith("lattice constant"))
@@ -322,6 +346,40 @@ def test_validate_rule_then_command_reuse_every_dft_label(uninterrupted: Path, t
     assert "Validation of" in again.stdout and ("validation:" in again.stderr) == (not report.passed)
     shown = subprocess.run([MLIP_PIPE, "status"], cwd=workdir, capture_output=True, text=True, timeout=120, check=True).stdout
     assert "Validation of" in shown and "lattice constant" in shown
+
+
+# ---------------------------------------------------------------- the HTML report of the validated run
+
+
+def test_report_of_the_validated_run_renders_in_a_browser(validated: ValidatedRun, uninterrupted: Path, tmp_path: Path) -> None:
+    """`mlip-pipe report` on the validated run: every section drawn (none says its input is missing), every image
+    rendered by a real headless chromium, no broken link, a screenshot that is not blank, and the Snakemake report."""
+    # the report rule ran at the end of the unvalidated loop too; its validation section says there is none
+    unvalidated = (uninterrupted / "results/report/index.html").read_text()
+    assert "No validation: results/validation/validation.json is absent" in unvalidated
+    workdir = copy_run(validated.workdir, tmp_path / "run")
+    assert "No Snakemake report" in (workdir / "results/report/index.html").read_text()  # the rule's page, before the command
+    done = subprocess.run(
+        [MLIP_PIPE, "report", "--config", "config.yaml"], cwd=workdir, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    index, provenance = workdir / "results/report/index.html", workdir / "results/report/snakemake_report.html"
+    page = index.read_text()
+    assert re.findall(r'<h2 id="([^"]+)"', page) == list(SECTION_IDS) and 'class="missing"' not in page
+    for figure in ("equation-of-state", "phonons", "stability-rdf"):
+        assert f'id="validation-{figure}"' in page
+    assert '<span class="mark mark-' in page and '<a href="snakemake_report.html">' in page
+    assert broken_links(index) == []
+    assert provenance.stat().st_size > 1_000_000  # Snakemake's report: its scripts, the rule graph, the embedded results
+    snakemake_report = provenance.read_text(errors="replace")
+    assert "train_committee" in snakemake_report and "results/report/index.html" in snakemake_report
+    dom = rendered_dom(index, tmp_path / "profile")
+    images = page.count("<img ")
+    assert images >= 2 + 1 + 1 + 3 + 1  # parity of iterations 0 and 1, learning curve, uncertainty, validation, timing
+    assert f'data-images="{images}"' in dom and 'data-broken-images="0"' in dom, dom[-2000:]
+    assert re.findall(r'<h2 id="([^"]+)"', dom) == list(SECTION_IDS)  # the browser's own DOM
+    shot = screenshot(index, tmp_path / "report.png", tmp_path / "profile-shot")
+    assert distinct_colours(shot) > 1000, "the screenshot of the report is (nearly) blank"
 
 
 # ---------------------------------------------------------------- kill and resume

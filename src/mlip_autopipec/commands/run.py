@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mlip_autopipec.active_learning.outcome import run_outcome
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.errors import ConfigError
 
@@ -48,4 +49,8 @@ def run(config_path: str, cores: int, profile: str | None, dry_run: bool, snakem
     """Run the pipeline (Snakemake) in the current directory; extra arguments go to Snakemake."""
     expand_config(Path(config_path))  # fail here, in one line, before Snakemake starts
     command = snakemake_command(Path(config_path), cores, profile, dry_run, snakemake_args)
-    sys.exit(subprocess.call(command))
+    code = subprocess.call(command)
+    if code == 0 and not dry_run:
+        for line in run_outcome(Path("results")).lines():
+            click.echo(line, err=line.startswith(("warning", "targets unmet")))
+    sys.exit(code)

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from mlip_autopipec.active_learning.outcome import run_outcome
 from mlip_autopipec.commands.validate import validation_table, validation_verdict
 from mlip_autopipec.data.database import STATES, StructureIndex, structure_id_of
 from mlip_autopipec.data.records import ValidationReport
@@ -47,6 +48,10 @@ def status(database: str) -> None:
         report = ValidationReport.read(validation)
         console.print(validation_table(report))
         console.print(f"validation: {validation_verdict(report)} (tolerances in the config's 'validation' section)")
+    outcome = run_outcome(Path(database).parent)
+    for line in outcome.lines():
+        if line.startswith(("warning", "targets unmet")):
+            console.print(f"[yellow]{line}[/yellow]", markup=True, highlight=False)
 
 
 def _number(value: float | None, digits: int) -> str:
