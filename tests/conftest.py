@@ -15,12 +15,12 @@ from ase.build import bulk
 from ase.calculators.espresso import Espresso, EspressoProfile
 from ase.calculators.mixing import SumCalculator
 
-from mlip_autopipec.config.models import FullConfig
+from mlip_autopipec.config.models import FullConfig, TrainConfig
 from mlip_autopipec.dft.espresso.inputs import pw_input_data
 from mlip_autopipec.dft.kpoints import kpoint_mesh
 from mlip_autopipec.potentials.backend import get_backend
 from mlip_autopipec.potentials.baselines import make_baseline
-from mlip_autopipec.potentials.committee_plan import TrainedCommittee
+from mlip_autopipec.potentials.committee_plan import TrainedCommittee, train_committee
 from mlip_autopipec.potentials.delta import ReferenceEnergyCalculator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +58,19 @@ def si_frames() -> list[Atoms]:
     from mlip_autopipec.potentials.dataset import load_structures
 
     return load_structures(SI_LABELS)
+
+
+ACE_COMMITTEE_SIZE = 3
+
+
+@pytest.fixture(scope="session")
+def ace_committee(si_frames: list[Atoms], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real pacemaker committee (3 members, 2 at a time) with the expander's settings, fewer BFGS steps: trained
+    once per session (about a minute on 2 cores) for the training and the export tests. Tests that write into the
+    committee folder work on a copy."""
+    workdir = tmp_path_factory.mktemp("committee")
+    train = TrainConfig(committee_size=ACE_COMMITTEE_SIZE, baseline="zbl", optimizer_steps=50)
+    return train_committee(si_frames, workdir, ["Si"], train=train, parallel=2)
 
 
 # ---------------------------------------------------------------- real Snakemake runs in a temporary folder

@@ -16,8 +16,8 @@ import yaml
 from ase import Atoms
 from ase.build import bulk
 
+from conftest import ACE_COMMITTEE_SIZE as COMMITTEE_SIZE
 from conftest import ase_sum
-from mlip_autopipec.config.models import TrainConfig
 from mlip_autopipec.data.records import CommitteeMetrics
 from mlip_autopipec.potentials.ace import (
     AceSettings,
@@ -28,7 +28,7 @@ from mlip_autopipec.potentials.ace import (
 from mlip_autopipec.potentials.backend import choose_committee_settings, get_backend
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.committee import CommitteeCalculator, member_calculator
-from mlip_autopipec.potentials.committee_plan import load_committee, load_split, train_committee
+from mlip_autopipec.potentials.committee_plan import load_committee, load_split
 from mlip_autopipec.potentials.dataset import (
     bootstrap_counts,
     bootstrap_sample,
@@ -39,15 +39,11 @@ from mlip_autopipec.potentials.dataset import (
 from mlip_autopipec.potentials.delta import reference_energy
 from mlip_autopipec.potentials.metrics import report_committee
 
-COMMITTEE_SIZE = 3
-
 
 @pytest.fixture(scope="module")
-def committee(si_frames: list[Atoms], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real pacemaker committee (3 members, 2 at a time) with the expander's settings, fewer BFGS steps."""
-    workdir = tmp_path_factory.mktemp("committee")
-    train = TrainConfig(committee_size=COMMITTEE_SIZE, baseline="zbl", optimizer_steps=50)
-    return train_committee(si_frames, workdir, ["Si"], train=train, parallel=2)
+def committee(ace_committee: Path) -> Path:
+    """The session's real pacemaker committee (conftest.ace_committee: 3 members, zbl baseline, 50 BFGS steps)."""
+    return ace_committee
 
 
 @pytest.fixture(scope="module")

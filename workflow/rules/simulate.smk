@@ -53,6 +53,8 @@ rule finalize:
         unpack(final_inputs),
     output:
         manifest="results/final/committee.json",
+        readme="results/final/README.md",
+        export="results/final/export.json",
     log:
         "logs/finalize.log",
     params:
