@@ -284,7 +284,36 @@ class ValidationConfig(StrictModel):
     stability_ps: float = Field(default=10.0, gt=0, description="NVT length per target temperature (ps).")
     stability_atoms: int = Field(default=64, ge=1, description="Atoms of the stability cell.")
     drift_tolerance: float = Field(default=1.0, gt=0, description="NVE total-energy drift allowed (meV/atom/ps).")
+    bond_length_tolerance: float = Field(default=0.01, gt=0, description="Error allowed on a molecule's bond lengths (A).")
+    bond_angle_tolerance: float = Field(default=1.0, gt=0, description="Error allowed on a molecule's bond angles (degrees).")
+    frequency_rmse_tolerance: float = Field(
+        default=50.0, gt=0, description="RMSE allowed on a molecule's harmonic frequencies, mode by mode (cm^-1)."
+    )
+    frequency_max_tolerance: float = Field(
+        default=100.0, gt=0, description="Largest error allowed on one harmonic frequency of a molecule (cm^-1)."
+    )
+    stretch_range: list[float] = Field(
+        default_factory=lambda: [0.85, 1.3], description="The bond-stretch curve spans these multiples of the DFT bond length."
+    )
+    stretch_points: int = Field(default=7, ge=3, description="Bond lengths on the bond-stretch curve.")
+    stretch_rmse_tolerance: float = Field(
+        default=0.05, gt=0, description="RMSE allowed on the bond-stretch curve, energies relative to equilibrium (eV)."
+    )
+    molecule_vacuum: float = Field(
+        default=6.0, gt=0, description="Vacuum around a validated molecule in its DFT box (A; 6 as for the training labels)."
+    )
+    mixing_energy_tolerance: float = Field(
+        default=0.01, gt=0, description="Error allowed on an alloy's mixing and formation energies (eV/atom)."
+    )
+    alloy_sqs_atoms: int = Field(default=8, ge=2, description="Atoms of the SQS cell whose mixing energy is validated.")
     why: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("stretch_range")
+    @classmethod
+    def _stretch_brackets_equilibrium(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0 < value[0] < 1 < value[1]:
+            raise ValueError(f"stretch_range {list(value)}: needs 0 < low < 1 < high (the curve brackets the bond length)")
+        return value
 
 
 class FullConfig(StrictModel):

@@ -3,7 +3,8 @@
 Why a module of its own: the property modules know nothing of committees, configs or output folders, and
 ``validate`` knows nothing of properties; these few functions connect them (which calculator, which cell, which
 figure file) in the order of the table. Each side works at its own equilibrium: elastic constants, phonons and
-defects are computed at the volume that side's equation of state finds.
+defects are computed at the volume that side's equation of state finds, a molecule's vibrations at the geometry
+that side relaxes to, an alloy's antisite in the ordered cell at that side's volume.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from ase import Atoms
 
 from mlip_autopipec.data.records import ValidationRow
 from mlip_autopipec.potentials.committee import member_calculator
+from mlip_autopipec.structures.composition import parse_composition
+from mlip_autopipec.validation.alloys import AlloyResult, alloy_cells, alloy_energies, alloy_rows
+from mlip_autopipec.validation.bond_stretch import plot_stretch, stretch_curve, stretch_rows, stretched_bond
 from mlip_autopipec.validation.calibration import calibration_plot, calibration_rows, spread_calibration
 from mlip_autopipec.validation.defects import defect_rows, point_defects
 from mlip_autopipec.validation.elastic import elastic_constants, elastic_rows
 from mlip_autopipec.validation.eos import EosResult, eos_rows, equation_of_state, plot_eos
 from mlip_autopipec.validation.fresh_set import draw_validation_set, labelled_errors, set_parity_plot, set_rows
+from mlip_autopipec.validation.molecules import MoleculeGeometry, geometry_rows, relaxed_molecule, validation_molecule
 from mlip_autopipec.validation.phonons import phonon_bands, phonon_rows, plot_phonons
 from mlip_autopipec.validation.stability import rdf_plot, run_stability, stability_rows
 from mlip_autopipec.validation.table import metric
+from mlip_autopipec.validation.vibrations import frequency_rows, harmonic_frequencies, plot_frequencies
 
 if TYPE_CHECKING:
     from mlip_autopipec.validation.validate import _Validation
@@ -64,10 +70,74 @@ def phonon_check(v: _Validation, crystal: Atoms) -> tuple[list[ValidationRow], F
 
 
 def defect_check(v: _Validation, crystal: Atoms) -> tuple[list[ValidationRow], Figures]:
+    """Point defects; an ionic crystal's (``v.crystal.oxidation_states``) with its Schottky defect."""
     eos_potential, eos_dft = _equations_of_state(v, crystal)
-    potential = point_defects(crystal, v.potential, v.cfg, eos=eos_potential)
-    dft = point_defects(crystal, v.crystal_dft, v.cfg, eos=eos_dft)
+    charges = v.crystal.oxidation_states if v.crystal.subset == "ionic" else None
+    potential = point_defects(crystal, v.potential, v.cfg, eos=eos_potential, charges=charges)
+    dft = point_defects(crystal, v.crystal_dft, v.cfg, eos=eos_dft, charges=charges)
     return defect_rows(potential, dft, v.cfg), {}
+
+
+def _molecules(v: _Validation) -> tuple[MoleculeGeometry, MoleculeGeometry]:
+    """Both sides' relaxed molecule (potential, DFT), computed once and shared by the molecule checks."""
+    name = v.crystal.molecule
+    if name is None:
+        raise ValueError("no molecule to validate")
+    molecule = validation_molecule(name, v.cfg.molecule_vacuum)
+    return v.shared("molecule", lambda: (relaxed_molecule(molecule, v.potential), relaxed_molecule(molecule, v.dft)))
+
+
+def molecule_geometry_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    potential, dft = _molecules(v)
+    return geometry_rows(potential, dft, v.cfg), {}
+
+
+def vibration_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    """Harmonic frequencies, each side at its own relaxed geometry."""
+    potential, dft = _molecules(v)
+    theirs = harmonic_frequencies(dft.atoms, v.dft)
+    mine = harmonic_frequencies(potential.atoms, v.potential)
+    figure = plot_frequencies(mine, theirs, v.figure("vibrations"))
+    return frequency_rows(mine, theirs, v.cfg), {"vibrations": v.relative(figure)}
+
+
+def bond_stretch_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    """One bond of DFT's relaxed molecule stretched, the same structures on both sides."""
+    _, dft = _molecules(v)
+    bond = stretched_bond(dft.atoms)
+    theirs = stretch_curve(dft.atoms, v.dft, v.cfg, bond)
+    mine = stretch_curve(dft.atoms, v.potential, v.cfg, bond)
+    figure = plot_stretch(mine, theirs, v.figure("bond_stretch"))
+    return stretch_rows(mine, theirs, v.cfg), {"bond_stretch": v.relative(figure)}
+
+
+def _alloys(v: _Validation) -> tuple[AlloyResult, AlloyResult]:
+    """Both sides' alloy energetics (potential, DFT), computed once and shared by the alloy checks."""
+
+    def compute() -> tuple[AlloyResult, AlloyResult]:
+        references, cells = alloy_cells(parse_composition(v.setup.composition), v.cfg, v.setup.seed)
+        potential = alloy_energies(references, cells, lambda _: v.potential, v.cfg)
+        return potential, alloy_energies(references, cells, v.cell_dft, v.cfg)
+
+    return v.shared("alloy", compute)
+
+
+def alloy_energy_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    potential, dft = _alloys(v)
+    return alloy_rows(potential, dft, v.cfg), {}
+
+
+def alloy_antisite_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    """The antisite of the ordered compound, each side at its own volume of it."""
+    potential, dft = _alloys(v)
+    mine, theirs = potential.cell("ordered"), dft.cell("ordered")
+    if mine is None or theirs is None:
+        why = "no classic ordered compound (L1_0, L1_2, B2) for this composition and parent lattice"
+        return [metric("point defects", "antisite: not applicable", "-", 0.0, None, note=why)], {}
+    cell = theirs.cell.atoms
+    ours = point_defects(cell, v.potential, v.cfg, eos=mine.eos)
+    reference = point_defects(cell, v.cell_dft(cell), v.cfg, eos=theirs.eos)
+    return defect_rows(ours, reference, v.cfg), {}
 
 
 def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:

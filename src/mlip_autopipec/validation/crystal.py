@@ -1,15 +1,18 @@
-"""The crystal a validation measures properties on: the composition's prototype, as a primitive cell.
+"""What a validation measures properties on: the composition's prototype as a primitive cell, and which subset
+of checks applies (crystal, ionic crystal, alloy, molecule).
 
 Why the primitive cell: every DFT evaluation of the validation is a pw.x run, and the equation of state,
 elastic constants and phonons are properties of the primitive cell; larger cells (defects, the fresh set,
-stability) are grown from it. Molecules have no crystal, and a metallic alloy's prototype is its parent lattice
-with one species (its SQS cells are random), so both get no crystal here and the checks that need one are
+stability) are grown from it. Molecules have no crystal (they get geometry, vibrations and a bond-stretch curve),
+and a metallic alloy's prototype is its parent lattice with one species (its SQS cells are random), so an alloy
+gets no crystal either but mixing and formation energies of its own cells; the checks that need a crystal are
 reported as not applicable, with the reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import spglib
@@ -19,14 +22,25 @@ from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import parse_composition
 from mlip_autopipec.structures.prototypes import choose_prototype
 
+Subset = Literal["crystal", "ionic", "alloy", "molecule", "none"]
+
 
 @dataclass(frozen=True)
 class ValidationCrystal:
-    """The primitive crystal (None when there is none) and why."""
+    """The primitive crystal (None when there is none), why, and the subset of checks the composition gets.
+
+    ``subset``: ``crystal`` (elements, covalent and mixed compounds: EOS, elastic, phonons, defects), ``ionic``
+    (the same with the defects of an ionic crystal: a Schottky defect, antisites of like-charged ions only),
+    ``alloy`` (mixing and formation energies, antisite of the ordered cell), ``molecule`` (geometry, vibrations,
+    bond stretch of ``molecule``, a name in ASE's g2 set), ``none`` (nothing to compute properties on).
+    """
 
     atoms: Atoms | None
     name: str
     why: str
+    subset: Subset = "crystal"
+    molecule: str | None = None
+    oxidation_states: dict[str, float] | None = None
 
 
 def primitive_cell(atoms: Atoms, symprec: float = 1e-3) -> Atoms:
@@ -39,20 +53,32 @@ def primitive_cell(atoms: Atoms, symprec: float = 1e-3) -> Atoms:
     return Atoms(numbers=np.asarray(numbers), scaled_positions=np.asarray(positions), cell=np.asarray(lattice), pbc=True)
 
 
-def validation_crystal(composition: str, bonding_type: str | None = None) -> ValidationCrystal:
-    """The prototype crystal of ``composition`` (the one generation starts from), as a primitive cell;
-    ``bonding_type``: the run's (the expanded config's ``system.bonding_type``) when the user overrode it."""
+def validation_crystal(composition: str, bonding_type: str | None = None, molecule: str | None = None) -> ValidationCrystal:
+    """The prototype crystal of ``composition`` (the one generation starts from), as a primitive cell, and its
+    subset of checks; ``bonding_type`` and ``molecule``: the run's (the expanded config's ``system``) when set."""
     amounts = parse_composition(composition)
     bonding = analyse_bonding(amounts)
     if bonding_type is not None and bonding_type != bonding.bonding_type:
-        bonding = BondingAnalysis(bonding_type, "set by the user", oxidation_states=bonding.oxidation_states)
+        bonding = BondingAnalysis(
+            bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states
+        )
     if bonding.bonding_type == "metallic" and len(amounts) > 1:
         return ValidationCrystal(
-            None, "alloy", "a random alloy has no single crystal to compute properties on (alloy validation is not built yet)"
+            None,
+            "alloy",
+            "a random alloy has no single crystal to compute properties on: validated by the mixing energies of its "
+            "SQS and ordered cells instead",
+            subset="alloy",
         )
     prototype = choose_prototype(amounts, bonding)
     if prototype is None:
-        return ValidationCrystal(None, "none", f"no prototype crystal for {composition} ({bonding.bonding_type})")
+        why = f"no prototype crystal for {composition} ({bonding.bonding_type})"
+        name = molecule or bonding.molecule
+        if bonding.bonding_type == "molecular" and name is not None:
+            return ValidationCrystal(None, "molecule", f"{why}: validated as the molecule {name}", "molecule", molecule=name)
+        return ValidationCrystal(None, "none", why, subset="none")
     crystal = primitive_cell(prototype.atoms)
     crystal.info["origin"] = f"validation_{prototype.name}"
+    if bonding.bonding_type == "ionic" and len(amounts) > 1 and bonding.oxidation_states:
+        return ValidationCrystal(crystal, prototype.name, prototype.why, "ionic", oxidation_states=bonding.oxidation_states)
     return ValidationCrystal(crystal, prototype.name, prototype.why)

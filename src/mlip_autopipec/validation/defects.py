@@ -8,6 +8,11 @@ potential and DFT are compared on numbers that each computes on its own.
   (``references``), since a compound's potential is not trained on them and DFT of them costs runs.
 - Antisite of a compound or ordered alloy: swap one atom with its nearest unlike neighbour,
   E = E(swapped) - E(N); the composition is unchanged, so no chemical potential enters.
+- Ionic crystal (the caller passes the oxidation states): a Schottky defect, one formula unit of vacancies
+  (NaCl: one Na and one Cl; CaF2: one Ca and two F), charge-neutral without a chemical potential:
+  E_S = E(N - n) - (N - n)/N E(N), the removed ions returned to the bulk; the vacancies are placed as far apart
+  as the cell allows (the isolated-pair limit). Antisites only between ions of the same sign (a cation on an
+  anion site costs many eV in any potential and is never sampled): none in NaCl, A<->B in a perovskite ABX3.
 The supercell is the most cubic one (ASE's ``find_optimal_cell_shape``) of about ``cfg.defect_cell_atoms``
 atoms grown from the primitive cell (the conventional cubic cell for 8-atom diamond or 4-atom fcc), each side
 at its own equilibrium volume. The first evaluation of a defect cell is the unrelaxed energy: reported for free.
@@ -15,8 +20,11 @@ at its own equilibrium volume. The first evaluation of a defect cell is the unre
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import reduce
+from math import gcd
 
 import numpy as np
 from ase import Atoms
@@ -37,8 +45,8 @@ DEFECT_RELAX_STEPS = 15  # step cap per defect cell (the row's note says when it
 class DefectEnergy:
     """One defect's formation energy with one calculator."""
 
-    kind: str  # "vacancy" or "antisite"
-    label: str  # e.g. "vacancy Si", "antisite Na<->Cl": the row's name, the same on both sides
+    kind: str  # "vacancy", "schottky" or "antisite"
+    label: str  # e.g. "vacancy Si", "Schottky defect Na+Cl", "antisite Cu<->Au": the row's name, the same on both sides
     relaxed: float  # eV, ions relaxed at a fixed cell
     unrelaxed: float  # eV, defect cell at the perfect crystal's positions
     steps: int  # relaxation steps
@@ -73,13 +81,52 @@ def defect_supercell_matrix(crystal: Atoms, target_atoms: int) -> np.ndarray:
     return np.asarray(find_optimal_cell_shape(crystal.cell, cells, "sc"), dtype=int)
 
 
-def _nearest_unlike_pair(atoms: Atoms) -> tuple[int, int]:
-    """Atom 0 and its nearest neighbour of another element (minimum image)."""
+def _scaled_distances(atoms: Atoms, i: int, others: list[int]) -> np.ndarray:
+    """Minimum-image distances in units of the cell's cube root, rounded: equal distances tie exactly, so both
+    sides (each at its own lattice constant) pick the same atoms."""
+    return np.round(atoms.get_distances(i, others, mic=True) / atoms.cell.volume ** (1.0 / 3.0), 6)
+
+
+def _nearest_unlike_pair(atoms: Atoms, among: set[str] | None = None) -> tuple[int, int] | None:
+    """The first atom of an element in ``among`` (any element by default) and its nearest neighbour of another
+    element in ``among`` (minimum image); None when ``among`` holds fewer than two of the cell's elements."""
     symbols = atoms.get_chemical_symbols()
-    candidates = [j for j in range(len(atoms)) if symbols[j] != symbols[0]]
-    # Rounded, so that equal distances tie exactly and both sides (each at its own lattice constant) swap the same pair.
-    distances = np.round(atoms.get_distances(0, candidates, mic=True) / atoms.cell.volume ** (1.0 / 3.0), 6)
-    return 0, candidates[int(np.argmin(distances))]
+    allowed = set(symbols) if among is None else among & set(symbols)
+    if len(allowed) < 2:
+        return None
+    first = next(i for i, symbol in enumerate(symbols) if symbol in allowed)
+    candidates = [j for j in range(len(atoms)) if symbols[j] in allowed and symbols[j] != symbols[first]]
+    return first, candidates[int(np.argmin(_scaled_distances(atoms, first, candidates)))]
+
+
+def _antisite_pair(atoms: Atoms, charges: Mapping[str, float] | None) -> tuple[int, int] | None:
+    """The pair an antisite swaps: any two unlike atoms, or in an ionic crystal two unlike ions of the same sign
+    (cations first); None when there is no such pair (an element, or NaCl)."""
+    if charges is None:
+        return _nearest_unlike_pair(atoms)
+    for sign in (1.0, -1.0):
+        same = {el for el in set(atoms.get_chemical_symbols()) if np.sign(charges.get(el, 0.0)) == sign}
+        if len(same) > 1:
+            return _nearest_unlike_pair(atoms, same)
+    return None
+
+
+def schottky_vacancies(atoms: Atoms, charges: Mapping[str, float]) -> list[int]:
+    """The ions of one formula unit to remove (cations first), each as far as possible from those already chosen."""
+    counts = Counter(atoms.get_chemical_symbols())
+    unit = reduce(gcd, counts.values())
+    order = sorted(counts, key=lambda el: (-charges.get(el, 0.0), el))
+    symbols = atoms.get_chemical_symbols()
+    chosen: list[int] = []
+    for element in order:
+        for _ in range(counts[element] // unit):
+            candidates = [j for j, s in enumerate(symbols) if s == element and j not in chosen]
+            if not chosen:
+                chosen.append(candidates[0])
+                continue
+            nearest = np.min([_scaled_distances(atoms, i, candidates) for i in chosen], axis=0)
+            chosen.append(candidates[int(np.argmax(nearest))])
+    return chosen
 
 
 def _energy(atoms: Atoms, calculator: Calculator) -> float:
@@ -104,12 +151,15 @@ def point_defects(
     cfg: ValidationConfig,
     eos: EosResult | None = None,
     references: Mapping[str, Atoms] | None = None,
+    charges: Mapping[str, float] | None = None,
 ) -> DefectResult:
     """Vacancies (every element of an elemental crystal; of a compound only with ``references``) and, for a
     compound or ordered alloy, one antisite, in a supercell of about ``cfg.defect_cell_atoms`` atoms.
 
     ``eos``: this calculator's equation of state of ``crystal`` (computed here when not given).
     ``references``: element -> its own crystal at equilibrium, for the chemical potentials of compound vacancies.
+    ``charges``: element -> oxidation state of an ionic crystal: adds a Schottky defect and limits antisites to
+    ions of the same sign.
     """
     eos_evaluations = 0
     if eos is None:
@@ -137,9 +187,18 @@ def point_defects(
         del vacancy[vacancy.get_chemical_symbols().index(element)]
         defects.append(_defect("vacancy", f"vacancy {element}", vacancy, calculator, potentials[element] - bulk))
 
-    if len(elements) > 1:
+    if charges is not None and len(elements) > 1 and reduce(gcd, Counter(perfect.get_chemical_symbols()).values()) > 1:
+        removed = schottky_vacancies(perfect, charges)  # needs two formula units: one removed, one left
+        schottky = perfect.copy()
+        names = [schottky[i].symbol for i in removed]
+        del schottky[sorted(removed)]
+        shift = -bulk * len(schottky) / n
+        defects.append(_defect("schottky", f"Schottky defect {'+'.join(names)}", schottky, calculator, shift))
+
+    pair = _antisite_pair(perfect, charges)
+    if pair is not None:
         swapped = perfect.copy()
-        i, j = _nearest_unlike_pair(swapped)
+        i, j = pair
         numbers = swapped.get_atomic_numbers()
         numbers[[i, j]] = numbers[[j, i]]
         swapped.set_atomic_numbers(numbers)
@@ -176,7 +235,9 @@ def defect_rows(potential: DefectResult, dft: DefectResult, cfg: ValidationConfi
             f"{cell}; ions relaxed at fixed cell (BFGS fmax {DEFECT_FMAX} eV/A: "
             f"{_relaxation_note(mine, 'potential')}, {_relaxation_note(reference, 'DFT')})"
         )
-        name = f"{reference.label} formation energy" if reference.kind == "vacancy" else f"{reference.label} energy"
+        name = f"{reference.label} energy" if reference.kind == "antisite" else f"{reference.label} formation energy"
+        if reference.kind == "schottky":
+            note = f"one formula unit of vacancies, as far apart as the cell allows; {note}"
         rows.append(
             compare(GROUP, name, "eV", reference.relaxed, mine.relaxed, cfg.defect_tolerance, "absolute", dft.n_atoms, note)
         )

@@ -5,7 +5,10 @@ structures, so a table from the workflow and one from the command line can be co
 side is the committee mean (what users run) except for stability, which runs one member as production MD does;
 the DFT side is ``LabelledDft`` (the run's engine and parameters, the label cache first). A check whose DFT label
 failed after the recovery ladder gives an ``info`` row saying so instead of a number; an environment failure
-(launcher, missing program) stops the validation loudly, as it stops a label job.
+(launcher, missing program) stops the validation loudly, as it stops a label job. Which checks run follows the
+composition and bonding type (``crystal.validation_crystal``): a crystal gets its equation of state, elastic
+constants, phonons and point defects (an ionic one its Schottky defect), an alloy its mixing and formation energies
+and an antisite, a molecule its geometry, vibrations and a bond-stretch curve.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
+from ase import Atoms
 from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress
 
@@ -65,6 +70,7 @@ class ValidationSetup(BaseModel):
 
 
 Check = Callable[[], tuple[list[ValidationRow], dict[str, str]]]
+T = TypeVar("T")
 
 
 class _Validation:
@@ -76,7 +82,7 @@ class _Validation:
         self.cfg = setup.validation
         self.outdir = outdir
         self.potential = CommitteeCalculator(committee, extrapolation_grade=False)
-        self.crystal: ValidationCrystal = validation_crystal(setup.composition, setup.system.bonding_type)
+        self.crystal: ValidationCrystal = validation_crystal(setup.composition, setup.system.bonding_type, setup.system.molecule)
         # The fresh set is labelled exactly as the training labels were; the crystal checks on one k-point mesh for
         # every volume and strain (the engine picks a mesh per cell, and a jump along an E-V curve ruins B).
         self.dft = LabelledDft(setup.dft, setup.label, outdir / "dft", ntasks=ntasks)
@@ -91,14 +97,40 @@ class _Validation:
         self.seen_ids = set(manifest.training_ids) | set(manifest.test_ids)
         self.eos: tuple[EosResult, EosResult] | None = None  # (potential, DFT), shared by the checks that need V0
         self.eos_error: Exception | None = None  # why the equations of state could not be computed (not retried)
+        self._shared: dict[str, Any] = {}  # results several checks use (a molecule's relaxed geometries, ...)
+        self._cell_dft: dict[float, LabelledDft] = {}  # DFT with a k-point mesh fixed for one cell's EOS, by spacing
+
+    def shared(self, name: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per validation; its failure too is kept and raised again to every check that needs it."""
+        if name not in self._shared:
+            try:
+                self._shared[name] = compute()
+            except Exception as error:
+                self._shared[name] = error
+        value = self._shared[name]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def cell_dft(self, cell: Atoms) -> LabelledDft:
+        """DFT whose k-point mesh stays one mesh over ``cell``'s equation of state and strains (an alloy cell)."""
+        spacing = fixed_mesh_spacing(cell, self.setup.dft.kpoint_spacing, self.cfg)
+        if spacing not in self._cell_dft:
+            dft = self.setup.dft.model_copy(update={"kpoint_spacing": spacing})
+            self._cell_dft[spacing] = LabelledDft(dft, self.setup.label, self.outdir / "dft_cells", ntasks=self.dft.ntasks)
+        return self._cell_dft[spacing]
+
+    @property
+    def _calculators(self) -> list[LabelledDft]:
+        return [self.dft, self.crystal_dft, *self._cell_dft.values()]
 
     @property
     def dft_runs(self) -> int:
-        return self.dft.dft_runs + self.crystal_dft.dft_runs
+        return sum(calculator.dft_runs for calculator in self._calculators)
 
     @property
     def dft_seconds(self) -> float:
-        return self.dft.dft_seconds + self.crystal_dft.dft_seconds
+        return sum(calculator.dft_seconds for calculator in self._calculators)
 
     def figure(self, name: str) -> Path:
         return self.outdir / f"{name}.png"
@@ -134,12 +166,23 @@ def _checks(v: _Validation) -> list[tuple[str, Check]]:
 
     crystal = v.crystal.atoms
     listed: list[tuple[str, Check]] = []
-    if crystal is not None:
+    if crystal is not None:  # an element, a compound, an ionic crystal (defects.py then adds its Schottky defect)
         listed += [
             ("equation of state", lambda: checks.equation_of_state_check(v, crystal)),
             ("elastic", lambda: checks.elastic_check(v, crystal)),
             ("phonons", lambda: checks.phonon_check(v, crystal)),
             ("defects", lambda: checks.defect_check(v, crystal)),
+        ]
+    elif v.crystal.subset == "molecule":
+        listed += [
+            ("molecule geometry", lambda: checks.molecule_geometry_check(v)),
+            ("vibrations", lambda: checks.vibration_check(v)),
+            ("bond stretch", lambda: checks.bond_stretch_check(v)),
+        ]
+    elif v.crystal.subset == "alloy":
+        listed += [
+            ("alloy energetics", lambda: checks.alloy_energy_check(v)),
+            ("alloy antisite", lambda: checks.alloy_antisite_check(v)),
         ]
     else:
         listed.append(("crystal properties", lambda: (_not_applicable("crystal properties", v.crystal.why), {})))
