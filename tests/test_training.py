@@ -170,6 +170,9 @@ def test_input_yaml_uses_pyace_backend_without_repulsion() -> None:
     assert "repulsion" not in content["fit"]  # the ZBL baseline already provides it
     assert "reference_energy" not in content["data"]  # energy_corrected is given
     assert content["potential"]["bonds"]["ALL"]["rcut"] == 5.0 and content["seed"] == 3
+    assert "min_relative_train_loss_per_iter" not in content["fit"]  # no early stopping unless asked
+    stopping = pacemaker_input(AceSettings(min_relative_loss_per_iter=1e-3, early_stopping_patience=20), ["Si"], "d", 3)
+    assert stopping["fit"]["min_relative_train_loss_per_iter"] == 1e-3 and stopping["fit"]["early_stopping_patience"] == 20
 
 
 # --- the trained committee ----------------------------------------------------------------------

@@ -125,8 +125,11 @@ def test_eos_errors_of_a_stretched_and_stiffened_potential(cu_eos) -> None:
 
 
 def test_eos_recentres_when_the_minimum_is_outside_the_curve() -> None:
+    near = equation_of_state(copper(), Transformed(EMT(), length=1.018), CFG)  # V0 4.6 % above: inside, off-centre
+    assert near.recentred and near.window_shifts == 0 and near.evaluations == 2 * CFG.eos_points
+    assert near.lattice_constants["a"] == pytest.approx(1.018 * 3.5898, rel=2e-3)
     far = equation_of_state(copper(), Transformed(EMT(), length=1.05), CFG)  # V0 15 % above the sampled centre
-    assert far.recentred and far.evaluations == 2 * CFG.eos_points
+    assert far.window_shifts >= 1 and far.evaluations >= 2 * CFG.eos_points  # followed downhill, then bracketed
     assert far.volumes[0] <= far.v0 <= far.volumes[-1]
     assert far.lattice_constants["a"] == pytest.approx(1.05 * 3.5898, rel=2e-3)
 

@@ -62,3 +62,55 @@ def test_validate_without_a_committee_is_one_line_and_exit_2(tmp_path: Path, cap
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no committee" in err and "--potential" in err
+
+
+def _config(tmp_path: Path, **dft: float) -> Path:
+    import yaml
+
+    from conftest import FAST_SI_DFT
+
+    config = {
+        "composition": "Si",
+        "dft": {**FAST_SI_DFT, **dft},
+        "label": {"mpi": {"ntasks": 2}},
+        "validation": {"checks": ["equation of state"], "eos_points": 5},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.dft
+def test_validate_command_on_a_committee_the_tests_train(
+    ace_committee: Path, pw_available: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mlip-pipe validate --potential` on the session's pacemaker committee (trained on tests/data/si_labels): the
+    checks named in the config, DFT at the labels' own parameters, and the table printed with a verdict."""
+    import os
+
+    output = tmp_path / "validation"
+    config = _config(tmp_path)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # the label cache lives beside the config, as in a run folder
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(["validate", "--potential", str(ace_committee), "--config", str(config), "--output", str(output)])
+    finally:
+        os.chdir(cwd)
+    report = ValidationReport.read(output / "validation.json")
+    assert exit_.value.code == (0 if report.passed else 1)
+    assert {row.group for row in report.rows} == {"equation of state"}  # only the named check
+    lattice = next(row for row in report.rows if row.quantity.startswith("lattice constant"))
+    assert lattice.dft is not None and 5.3 < lattice.dft < 5.6 and lattice.potential is not None
+    assert report.dft_runs >= 5 and (output / "eos.png").stat().st_size > 1000
+    assert "Validation of" in capsys.readouterr().out
+
+
+def test_validate_refuses_dft_other_than_the_committee_was_trained_on(
+    ace_committee: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", "--potential", str(ace_committee), "--config", str(_config(tmp_path, ecutwfc=30.0))])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not those the committee was trained on" in err and "run's own config" in err

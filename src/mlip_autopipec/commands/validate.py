@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlip_autopipec.config.expander import expand_config
+from mlip_autopipec.config.models import FullConfig
 from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.errors import UserInputError
 
@@ -75,6 +76,21 @@ def default_output(potential: Path) -> Path:
     return folder.parent / "validation" if folder.name == "final" else folder / "validation"
 
 
+def check_same_dft(manifest: Path, full: FullConfig, config_path: str) -> None:
+    """Refuse to compare a committee with DFT at other parameters than its labels': the table would measure the
+    difference between two DFT settings, not the potential's error."""
+    from mlip_autopipec.dft.labeller import dft_hash
+    from mlip_autopipec.potentials.committee_plan import dft_hashes, load_committee
+
+    trained_on = dft_hashes(load_committee(manifest))
+    wanted = dft_hash(full.dft)
+    if trained_on and wanted not in trained_on:
+        raise UserInputError(
+            f"config: the DFT parameters of '{config_path}' (hash {wanted}) are not those the committee was trained on "
+            f"({', '.join(trained_on)}); validate with the run's own config"
+        )
+
+
 @click.command()
 @click.option(
     "--potential", default="results/final", show_default=True, type=click.Path(), help="Committee folder (or its committee.json)."
@@ -105,6 +121,7 @@ def validate(potential: str, config_path: str, output: str | None, ntasks: int |
             f"potential: no committee at '{potential}'; give --potential the folder of a committee.json (e.g. results/final)"
         )
     full = expand_config(Path(config_path))
+    check_same_dft(manifest, full, config_path)
     outdir = Path(output) if output else default_output(path)
     setup = ValidationSetup.from_config(full)
     report = validate_committee(manifest, setup, outdir, ntasks=ntasks or full.label.mpi.ntasks, progress=sys.stderr.isatty())

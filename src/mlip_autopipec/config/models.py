@@ -250,6 +250,22 @@ class ActiveLearningConfig(StrictModel):
     why: dict[str, str] = Field(default_factory=dict)
 
 
+ValidationCheck = Literal[
+    "equation of state",
+    "elastic",
+    "phonons",
+    "defects",
+    "molecule geometry",
+    "vibrations",
+    "bond stretch",
+    "alloy energetics",
+    "alloy antisite",
+    "validation set",
+    "stability",
+]
+"""The checks of a validation, as ``validation.checks`` names them (``validation/validate.py`` runs them)."""
+
+
 class ValidationConfig(StrictModel):
     """The delivered potential against DFT from the same engine: which checks, on which cells, and the tolerances.
 
@@ -258,6 +274,11 @@ class ValidationConfig(StrictModel):
     """
 
     enabled: bool = Field(default=True, description="Validate the delivered committee after the loop (rule `validate`).")
+    checks: list[ValidationCheck] | None = Field(
+        default=None,
+        description="Only these checks (e.g. ['equation of state', 'validation set']); None: every check that applies to "
+        "the composition.",
+    )
     lattice_tolerance: float = Field(default=0.005, gt=0, description="Relative error allowed on lattice constants.")
     bulk_modulus_tolerance: float = Field(default=0.05, gt=0, description="Relative error allowed on the bulk modulus.")
     elastic_tolerance: float = Field(default=0.10, gt=0, description="Relative error allowed on elastic constants.")

@@ -69,6 +69,13 @@ class AceSettings(BaseModel):
     l2_coeffs: float = Field(default=1e-6, ge=0.0, description="L2 regularisation of the basis coefficients (dimensionless).")
     optimizer: Literal["BFGS", "L-BFGS-B"] = Field(default="BFGS", description="pacemaker's optimiser.")
     maxiter: int = Field(default=100, ge=1, description="Most optimiser (BFGS) iterations.")
+    min_relative_loss_per_iter: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Stop once the training loss falls by less than this fraction per iteration over the last "
+        "`early_stopping_patience` iterations (pacemaker's min_relative_train_loss_per_iter); None: run all maxiter.",
+    )
+    early_stopping_patience: int = Field(default=50, ge=1, description="Iterations the loss change is judged over (count).")
 
     def fs_parameters(self) -> list[float]:
         """Finnis-Sinclair embedding: rho (linear) for ndensity 1, then sqrt-like terms as in pacemaker's template."""
@@ -266,6 +273,14 @@ def pacemaker_input(settings: AceSettings, elements: Sequence[str], dataset: str
             "optimizer": settings.optimizer,
             "maxiter": settings.maxiter,
             "trainable_parameters": settings.trainable,
+            **(
+                {
+                    "min_relative_train_loss_per_iter": settings.min_relative_loss_per_iter,
+                    "early_stopping_patience": settings.early_stopping_patience,
+                }
+                if settings.min_relative_loss_per_iter is not None
+                else {}
+            ),
         },
         "backend": {"evaluator": "pyace", "parallel_mode": "serial", "display_step": 10},
     }

@@ -293,6 +293,13 @@ def load_split(committee: TrainedCommittee) -> tuple[list[Atoms], list[Atoms]]:
     return _read(committee.root / split.train_file), _read(committee.root / split.test_file)
 
 
+def dft_hashes(committee: TrainedCommittee) -> list[str]:
+    """The DFT parameter hashes (``dft_hash``) of the committee's training and test labels: what "the same DFT" means
+    when the committee is validated or exported."""
+    train, test = load_split(committee)
+    return sorted({str(atoms.info["dft_hash"]) for atoms in train + test if "dft_hash" in atoms.info})
+
+
 def model_cutoff(plan: CommitteePlan) -> float:
     """How far (A) an atom's force depends on its neighbours: what a carved environment must keep intact.
 

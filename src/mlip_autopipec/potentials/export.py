@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.calculator import BaseCalculator
 from ase.data import atomic_numbers
-from ase.io import read
 from scipy.interpolate import CubicSpline
 
 from mlip_autopipec.data.atomic_io import atomic_write_text
@@ -41,7 +40,7 @@ from mlip_autopipec.data.records import (
     MaceMemberEntry,
     PotentialExport,
 )
-from mlip_autopipec.potentials.committee_plan import MANIFEST_NAME, make_plan_baseline
+from mlip_autopipec.potentials.committee_plan import MANIFEST_NAME, TrainedCommittee, dft_hashes, make_plan_baseline
 from mlip_autopipec.potentials.pair import PairPotential
 
 LAMMPS_DIR = "lammps"
@@ -278,18 +277,6 @@ def member_input(manifest: CommitteeManifest, member: AceMemberEntry | MaceMembe
     return "\n".join(header + lines) + "\n"
 
 
-def dft_hashes(root: Path, manifest: CommitteeManifest) -> list[str]:
-    """The DFT parameter hashes (``dft_hash``) of the committee's training and test structures."""
-    found: set[str] = set()
-    for name in (manifest.split.train_file, manifest.split.test_file):
-        path = root / name
-        if path.is_file() and path.stat().st_size > 0:
-            for atoms in read(str(path), index=":"):
-                if "dft_hash" in atoms.info:
-                    found.add(str(atoms.info["dft_hash"]))
-    return sorted(found)
-
-
 def write_baseline_inputs(
     root: Path, baseline: BaseCalculator, name: str, elements: Sequence[str]
 ) -> tuple[int, list[ExportedPairTable]]:
@@ -344,7 +331,7 @@ def export_potential(folder: str | Path, version: str = "") -> PotentialExport:
         reference_input=REFERENCE_INPUT,
         members=members,
         config_hash=manifest.config_hash,
-        dft_hashes=dft_hashes(root, manifest),
+        dft_hashes=dft_hashes(TrainedCommittee(manifest, root)),
         created=manifest.created,
         version=version,
         readme=README_NAME,

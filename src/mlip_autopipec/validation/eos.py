@@ -29,6 +29,7 @@ from mlip_autopipec.validation.table import compare
 GROUP = "equation of state"
 EOS_FMAX = 0.02  # eV/A: relax positions at a volume only when a force exceeds this
 EOS_RELAX_STEPS = 20  # step cap of that relaxation
+MAX_WINDOW_SHIFTS = 3  # moves of the volume window towards lower energy before the curve is refused
 RECENTRE_FRACTION = 2.0 / 3.0  # recentre the curve when the minimum is beyond this part of the half-range
 # primitive cells in the conventional cubic cell, by ASE's Bravais lattice name of the cell
 CONVENTIONAL_CELLS = {"CUB": 1, "BCC": 2, "FCC": 4}
@@ -134,6 +135,7 @@ class EosResult:
     recentred: bool  # the first fit's minimum lay off the curve's inner two thirds and the curve was redone around it
     relax_steps: int  # position relaxation steps over all volumes
     evaluations: int  # calculator evaluations (volumes + relaxation steps)
+    window_shifts: int = 0  # moves of the volume window towards the minimum before it was bracketed
 
     def at_equilibrium(self, crystal: Atoms) -> Atoms:
         """``crystal`` scaled to this calculator's own equilibrium volume (cell shape kept)."""
@@ -179,17 +181,29 @@ def _fit(volumes: list[float], energies: list[float]) -> tuple[float, float, flo
 def equation_of_state(crystal: Atoms, calculator: Calculator, cfg: ValidationConfig) -> EosResult:
     """Birch-Murnaghan fit of ``cfg.eos_points`` volumes over V(1 +- ``cfg.eos_volume_range``) around ``crystal``.
 
-    When the fitted minimum falls outside the inner two thirds of the sampled volumes (a potential far off the
-    reference), the curve is computed once more around that minimum: a Birch-Murnaghan B from a window that
+    When the lowest energy lies at an edge of the sampled volumes, the window moves to that edge (at most
+    ``MAX_WINDOW_SHIFTS`` times) until the minimum is bracketed: a potential with its own equilibrium 15 % off the
+    reference volume still gets its V0 and B. When the fitted minimum falls outside the inner two thirds of the
+    sampled volumes, the curve is computed once more around that minimum: a Birch-Murnaghan B from a window that
     ends near the minimum is biased (1.3 % for EMT Cu, against 0.3 % with the minimum 3 % off the centre).
     """
     reference = float(crystal.get_volume() / len(crystal))
     volumes, energies, steps = _curve(crystal, calculator, reference, cfg)
-    v0, e0, bulk = _fit(volumes, energies)
     evaluations = len(volumes) + steps
-    recentred = abs(v0 / reference - 1.0) > RECENTRE_FRACTION * cfg.eos_volume_range
+    shifts = 0
+    for _ in range(MAX_WINDOW_SHIFTS):  # the lowest energy at an edge: the minimum lies beyond, follow it downhill
+        lowest = int(np.argmin(energies))
+        if 0 < lowest < len(energies) - 1:
+            break
+        volumes, energies, more = _curve(crystal, calculator, volumes[lowest], cfg)
+        steps += more
+        evaluations += len(volumes) + more
+        shifts += 1
+    v0, e0, bulk = _fit(volumes, energies)
+    middle = float(np.mean(volumes))
+    recentred = abs(v0 / middle - 1.0) > RECENTRE_FRACTION * cfg.eos_volume_range
     if recentred:
-        centre = float(np.clip(v0, reference * (1 - 2 * cfg.eos_volume_range), reference * (1 + 2 * cfg.eos_volume_range)))
+        centre = float(np.clip(v0, middle * (1 - 2 * cfg.eos_volume_range), middle * (1 + 2 * cfg.eos_volume_range)))
         volumes, energies, more = _curve(crystal, calculator, centre, cfg)
         v0, e0, bulk = _fit(volumes, energies)
         steps += more
@@ -216,6 +230,7 @@ def equation_of_state(crystal: Atoms, calculator: Calculator, cfg: ValidationCon
         recentred=recentred,
         relax_steps=steps,
         evaluations=evaluations,
+        window_shifts=shifts,
     )
 
 

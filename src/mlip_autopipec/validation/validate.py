@@ -190,7 +190,8 @@ def _checks(v: _Validation) -> list[tuple[str, Check]]:
         ("validation set", lambda: checks.fresh_set_check(v)),
         ("stability", lambda: checks.stability_check(v)),
     ]
-    return listed
+    chosen = v.cfg.checks
+    return listed if chosen is None else [(name, check) for name, check in listed if name in chosen]
 
 
 def validate_committee(
