@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -380,6 +381,15 @@ def test_report_of_the_validated_run_renders_in_a_browser(validated: ValidatedRu
     assert re.findall(r'<h2 id="([^"]+)"', dom) == list(SECTION_IDS)  # the browser's own DOM
     shot = screenshot(index, tmp_path / "report.png", tmp_path / "profile-shot")
     assert distinct_colours(shot) > 1000, "the screenshot of the report is (nearly) blank"
+    # a committee that cannot be evaluated any more: its training job's parity plot instead, and the page says why
+    shutil.rmtree(workdir / "results/iter_0/models/member_00")
+    again = subprocess.run(
+        [MLIP_PIPE, "report", "--no-snakemake-report"], cwd=workdir, capture_output=True, text=True, timeout=900
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    page = index.read_text()
+    assert "iteration 0: the committee could not be evaluated here" in page and page.count("<img ") == images
+    assert broken_links(index) == [] and '<a href="snakemake_report.html">' in page
 
 
 # ---------------------------------------------------------------- kill and resume

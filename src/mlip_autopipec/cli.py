@@ -12,6 +12,7 @@ import click
 from mlip_autopipec import __version__
 from mlip_autopipec.commands.check import check
 from mlip_autopipec.commands.init import init
+from mlip_autopipec.commands.report import report
 from mlip_autopipec.commands.run import run
 from mlip_autopipec.commands.status import status
 from mlip_autopipec.commands.validate import validate
@@ -29,6 +30,7 @@ cli.add_command(check)
 cli.add_command(run)
 cli.add_command(status)
 cli.add_command(validate)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> None:
