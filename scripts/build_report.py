@@ -8,6 +8,7 @@ from mlip_autopipec.report import SNAKEMAKE_REPORT, build_report
 snakemake = globals()["snakemake"]
 log = job_logger("report", snakemake.log[0])
 folder = Path(snakemake.output.index).parent
+results = folder.parent  # results/report/index.html -> results
 provenance = folder / SNAKEMAKE_REPORT  # written by `mlip-pipe report` (snakemake --report); linked once it exists
-page = build_report(snakemake.params.results, folder, provenance if provenance.is_file() else None)
+page = build_report(results, folder, provenance if provenance.is_file() else None)
 log.info("report: %s", page)

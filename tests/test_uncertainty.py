@@ -82,7 +82,17 @@ def test_threshold_file_keeps_its_shape(tmp_path) -> None:
     threshold = calibrate_threshold(np.linspace(0.01, 0.2, 40), 95.0)
     threshold.write(tmp_path / "threshold.json")
     assert json.loads((tmp_path / "threshold.json").read_text()) == threshold.to_dict()
-    assert set(threshold.to_dict()) == {"value", "percentile", "n", "reason"}
+    assert set(threshold.to_dict()) == {
+        "value",
+        "percentile",
+        "n",
+        "reason",
+        "upper",
+        "target_force_rmse",
+        "error_scale",
+        "calibration_structures",
+        "spread_error_spearman",
+    }
     assert Threshold.read(tmp_path / "threshold.json") == threshold
     with pytest.raises(ValueError):
         Threshold.model_validate({**threshold.to_dict(), "unit": "eV/A"})  # unknown keys are refused

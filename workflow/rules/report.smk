@@ -19,7 +19,6 @@ rule report:
     log:
         "logs/report.log",
     params:
-        results="results",
         version=VERSION,
     localrule: True
     conda:
