@@ -42,6 +42,11 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def atomic_savefig(path: str | Path, figure: Any, dpi: int = 120) -> Path:
+    """A matplotlib figure as PNG, written atomically (a report never links a half-written image)."""
+    return atomic_write(path, lambda handle: figure.savefig(handle, dpi=dpi, format="png"), mode="wb")
+
+
 def atomic_write_extxyz(path: str | Path, images: Atoms | Iterable[Atoms]) -> Path:
     frames = [images] if isinstance(images, Atoms) else list(images)
     return atomic_write(path, lambda handle: ase.io.write(handle, frames, format="extxyz"))

@@ -18,6 +18,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from mlip_autopipec.config.models import ValidationConfig
+from mlip_autopipec.data.atomic_io import atomic_savefig
 from mlip_autopipec.data.records import ValidationRow
 from mlip_autopipec.validation.molecules import bonds
 from mlip_autopipec.validation.table import metric
@@ -136,8 +137,4 @@ def plot_stretch(potential: StretchCurve, dft: StretchCurve, path: str | Path) -
     axes.set_ylabel("E - E(DFT bond length) (eV)")
     axes.set_title(f"{dft.bond.label} stretch in {dft.formula}")
     axes.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, dpi=120, format="png")
-    temporary.replace(path)
-    return path
+    return atomic_savefig(path, figure)

@@ -23,6 +23,7 @@ from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
 from phonopy.structure.atoms import PhonopyAtoms
 
 from mlip_autopipec.config.models import ValidationConfig
+from mlip_autopipec.data.atomic_io import atomic_savefig
 from mlip_autopipec.data.records import ValidationRow
 from mlip_autopipec.validation.table import compare, metric
 
@@ -287,11 +288,7 @@ def plot_phonons(potential: PhononResult, dft: PhononResult, path: str | Path) -
     dos_axes.plot(potential.dos, potential.dos_frequencies, color="tab:red", lw=1.0)
     dos_axes.set_xlabel("DOS (1/THz)")
     dos_axes.set_xlim(left=0.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, dpi=120, format="png")
-    temporary.replace(path)
-    return path
+    return atomic_savefig(path, figure)
 
 
 def _continuous_distances(result: PhononResult) -> np.ndarray:

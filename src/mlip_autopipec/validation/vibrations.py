@@ -19,6 +19,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
 from mlip_autopipec.config.models import ValidationConfig
+from mlip_autopipec.data.atomic_io import atomic_savefig
 from mlip_autopipec.data.records import ValidationRow
 from mlip_autopipec.structures.normal_modes import finite_difference_hessian, mass_weighted
 from mlip_autopipec.validation.table import compare, metric
@@ -124,8 +125,4 @@ def plot_frequencies(potential: Vibrations, dft: Vibrations, path: str | Path) -
     axes.set_xlabel("DFT frequency (cm$^{-1}$)")
     axes.set_ylabel("potential frequency (cm$^{-1}$)")
     axes.set_title(f"Harmonic frequencies of {dft.formula}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, dpi=120, format="png")
-    temporary.replace(path)
-    return path
+    return atomic_savefig(path, figure)
