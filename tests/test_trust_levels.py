@@ -56,8 +56,8 @@ def test_levels_follow_the_error_per_spread_not_the_spread() -> None:
     confident = committee(bias=0.02, spread=0.002)  # wrong by 2 % in sigma, members nearly agree
     honest = committee(bias=0.0, spread=0.02)  # right on average, members disagree
     percentile = committee_threshold(confident, labelled_cells(range(200, 220)), 95.0)
-    strict = accuracy_threshold(confident, held_out, TARGET, 3.0, percentile)
-    lenient = accuracy_threshold(honest, held_out, TARGET, 3.0, percentile)
+    strict = accuracy_threshold(confident, held_out, TARGET, 3.0, lambda: percentile)
+    lenient = accuracy_threshold(honest, held_out, TARGET, 3.0, lambda: percentile)
     assert "calibrated on accuracy" in strict.reason and strict.n == 6 * 32 and strict.calibration_structures == 6
     assert strict.error_scale is not None and lenient.error_scale is not None
     assert strict.error_scale > 5 * lenient.error_scale  # confident and wrong: each unit of spread means more error
@@ -76,13 +76,13 @@ def test_levels_follow_the_error_per_spread_not_the_spread() -> None:
 def test_too_few_held_out_structures_fall_back_to_the_percentile_and_say_so() -> None:
     confident = committee(bias=0.02, spread=0.002)
     fallback = committee_threshold(confident, labelled_cells(range(200, 220)), 95.0)
-    one = accuracy_threshold(confident, labelled_cells(range(1)), TARGET, 3.0, fallback)
+    one = accuracy_threshold(confident, labelled_cells(range(1)), TARGET, 3.0, lambda: fallback)
     assert one.value == fallback.value and one.upper == pytest.approx(3 * fallback.value)
     assert "not calibrated on accuracy: only 1 held-out structures" in one.reason and one.error_scale is None
     dimers = [Atoms("Cu2", positions=[[0, 0, 0], [0, 0, d]]) for d in (2.2, 2.4, 2.6)]
     for dimer in dimers:
         dimer.calc = SinglePointCalculator(dimer, energy=0.0, forces=np.zeros((2, 3)))
-    scans = accuracy_threshold(confident, dimers, TARGET, 3.0, fallback)  # dimer scans say nothing about MD frames
+    scans = accuracy_threshold(confident, dimers, TARGET, 3.0, lambda: fallback)  # dimer scans say nothing about MD frames
     assert "only 0 held-out structures besides scans" in scans.reason
 
 

@@ -148,17 +148,18 @@ def otf_md(
                 break
             continue
         trusted = _snapshot(work)
-        trusted_frame = _collected(
-            work,
-            uncertainty,
-            {
-                "step": done,
-                "temperature": float(temperature_K),
-                "ensemble": used,
-                "watchdog": "",
-                "trust": "last trusted before unphysical",
-            },
-        )
+        if upper is not None:  # kept only when an unphysical check could need it
+            trusted_frame = _collected(
+                work,
+                uncertainty,
+                {
+                    "step": done,
+                    "temperature": float(temperature_K),
+                    "ensemble": used,
+                    "watchdog": "",
+                    "trust": "last trusted before unphysical",
+                },
+            )
         previous = float(committee.results["energy"]) / len(work)
     result.steps_done = done
     result.wall_time_s = time.perf_counter() - began

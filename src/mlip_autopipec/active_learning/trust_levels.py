@@ -20,7 +20,7 @@ Too few held-out atoms for a ratio fall back to the spread percentile on trainin
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -60,10 +60,12 @@ def accuracy_threshold(
     held_out: Sequence[Atoms],
     target_force_rmse: float,
     upper_factor: float,
-    fallback: Threshold,
+    fallback: Callable[[], Threshold],
+    percentile: float = 95.0,
 ) -> Threshold:
     """Trust levels of a committee calibrated on ``held_out`` labelled structures (dimer and trimer scans left out);
-    ``fallback`` (with ``upper`` set from it) when the calibration has too few atoms or structures."""
+    ``fallback()`` (with ``upper`` set from it) when the calibration has too few atoms or structures: it is only
+    computed then, as it evaluates the committee on every training structure."""
     structures = condensed(held_out)
     why_not = ""
     if len(structures) >= MIN_CALIBRATION_STRUCTURES:
@@ -74,7 +76,7 @@ def accuracy_threshold(
             rho = calibration.spearman
             return Threshold(
                 value=lower,
-                percentile=fallback.percentile,
+                percentile=float(percentile),
                 n=atoms,
                 upper=upper,
                 target_force_rmse=float(target_force_rmse),
@@ -91,11 +93,12 @@ def accuracy_threshold(
         why_not = f"only {atoms} held-out atoms with a non-zero spread (< {MIN_CALIBRATION_ATOMS})"
     else:
         why_not = f"only {len(structures)} held-out structures besides scans (< {MIN_CALIBRATION_STRUCTURES})"
-    return fallback.model_copy(
+    threshold = fallback()
+    return threshold.model_copy(
         update={
-            "upper": fallback.value * float(upper_factor),
+            "upper": threshold.value * float(upper_factor),
             "target_force_rmse": float(target_force_rmse),
-            "reason": f"{fallback.reason}; not calibrated on accuracy: {why_not}",
+            "reason": f"{threshold.reason}; not calibrated on accuracy: {why_not}",
         }
     )
 
@@ -106,9 +109,13 @@ def trust_levels_of_committee(committee: TrainedCommittee, settings: ActiveLearn
     spreads when no target is set or the test split is too small)."""
     from mlip_autopipec.potentials.committee import CommitteeCalculator
 
-    percentile = threshold_of_committee(committee, settings.uncertainty_percentile, settings.uncertainty_threshold)
+    def by_percentile() -> Threshold:
+        return threshold_of_committee(committee, settings.uncertainty_percentile, settings.uncertainty_threshold)
+
     if settings.uncertainty_threshold is not None or settings.target_force_rmse is None:
-        return percentile
+        return by_percentile()
     _, test = load_split(committee)
     calculator = CommitteeCalculator(committee, extrapolation_grade=False)
-    return accuracy_threshold(calculator, test, settings.target_force_rmse, settings.upper_trust_factor, percentile)
+    return accuracy_threshold(
+        calculator, test, settings.target_force_rmse, settings.upper_trust_factor, by_percentile, settings.uncertainty_percentile
+    )
