@@ -273,6 +273,36 @@ def test_structure_selection_caps_the_share_of_dimers_and_trimers():
     assert len(short.indices) == 11 and short.n_few_atom_clusters == 7
 
 
+def test_structure_selection_spreads_its_strain_share_over_volume():
+    """The demo's failure: DIRECT picked 1 of 12 strained cells. The reserved share spans the whole volume range."""
+    from ase.build import bulk
+
+    from mlip_autopipec.sampling.structures import select_structures
+
+    rattled = []
+    for seed in range(30):
+        atoms = bulk("Si", "diamond", 5.43, cubic=True)
+        atoms.rattle(0.05 + 0.005 * seed, seed=seed)
+        rattled.append(atoms)
+    strained = []
+    for k, scale in enumerate(np.linspace(0.94, 1.06, 12)):
+        atoms = bulk("Si", "diamond", 5.43 * scale, cubic=True)
+        atoms.rattle(0.02, seed=100 + k)
+        atoms.info["origin"] = "strain_rattle"
+        strained.append(atoms)
+    frames = [*rattled, *strained]
+    volumes = sorted(a.get_volume() for a in strained)
+    picked = select_structures(frames, 15, ["Si"], seed=0, cluster_fraction=0.2, strain_fraction=0.2)
+    chosen = [frames[i] for i in picked.indices if frames[i].info.get("origin") == "strain_rattle"]
+    assert picked.n_strained == 3 and len(chosen) >= 3 and len(picked.indices) == 15
+    chosen_volumes = sorted(a.get_volume() for a in chosen)
+    assert chosen_volumes[0] == volumes[0] and chosen_volumes[-1] == volumes[-1]
+    without = select_structures(frames, 15, ["Si"], seed=0, cluster_fraction=0.2, strain_fraction=0.0)
+    assert without.n_strained == 0
+    with pytest.raises(ValueError, match="strain_fraction"):
+        select_structures(frames, 15, ["Si"], seed=0, strain_fraction=1.5)
+
+
 def test_initial_selection_writes_one_file_per_pick_and_counts_its_sources(tmp_path):
     """The checkpoint `select`: generated and explored frames compete; the summary says where the picks came from."""
     from ase import Atoms

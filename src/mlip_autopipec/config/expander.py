@@ -195,7 +195,13 @@ class ConfigExpander:
             SelectConfig,
             "select",
             {"initial_structures": initial, "per_iteration": per_iteration},
-            {"initial_structures": why, "per_iteration": why, "cluster_fraction": cluster_why},
+            {
+                "initial_structures": why,
+                "per_iteration": why,
+                "cluster_fraction": cluster_why,
+                "strain_fraction": "a fifth of the picks spread over the strained crystals' volumes: the bulk modulus "
+                "and elastic constants are fitted, not extrapolated (DIRECT alone picks few strained cells)",
+            },
         )
 
     @staticmethod

@@ -171,6 +171,12 @@ class SelectConfig(StrictModel):
         le=1,
         description="Largest share of the initial picks that may be dimers, trimers and other non-periodic clusters.",
     )
+    strain_fraction: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Share of the initial picks reserved for strained crystals, spread from the most compressed to the most expanded.",
+    )
     why: dict[str, str] = Field(default_factory=dict)
 
 
@@ -184,7 +190,9 @@ class TrainConfig(StrictModel):
         description="ace: pacemaker ACE members (fast CPU fits, LAMMPS .yace export, extrapolation grade); mace: mace_run_train MACE members (.model files).",
     )
     optimizer_steps: int | None = Field(
-        default=None, ge=1, description="pacemaker BFGS iterations (backend ace); none: chosen from the data size."
+        default=None,
+        ge=1,
+        description="pacemaker BFGS iterations (backend ace, non-linear tiers only: linear ones are solved exactly); none: chosen from the data size.",
     )
     mace_epochs: int | None = Field(
         default=None,

@@ -397,6 +397,7 @@ class SelectionSummary(RunFile):
         description="Isolated atoms kept whatever DIRECT says, for the reference energies (count)."
     )
     few_atom_clusters: int = Field(description="Picks that are dimer or trimer scans (count).")
+    strained_crystals: int = Field(default=0, description="Picks reserved for strained crystals, spread over volume (count).")
     coverage: float = Field(
         description="Smallest share of DIRECT clusters that got a pick, over the selection's pools (fraction, 0-1)."
     )

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlip_autopipec.data.ids import parameters_hash
 from mlip_autopipec.executables import run_logged, venv_tool
+from mlip_autopipec.potentials.ace_linear import LinearFit, fit_linear, unit_columns
 from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, relative_path
 from mlip_autopipec.potentials.dataset import origin_of, structure_key
 from mlip_autopipec.potentials.delta import delta_targets, reference_energy
@@ -43,6 +44,7 @@ POTENTIAL_YACE = "output_potential.yace"
 ACTIVE_SET = "output_potential.asi"
 LOG_NAME = "pacemaker.log"
 RESULT_NAME = "member.json"
+LINEAR_FIT_NAME = "linear_fit.json"
 
 
 class AceSettings(BaseModel):
@@ -67,6 +69,11 @@ class AceSettings(BaseModel):
     kappa: float = Field(default=0.1, ge=0.0, le=1.0, description="Weight of forces (1 - kappa: energies) in the loss.")
     l1_coeffs: float = Field(default=1e-8, ge=0.0, description="L1 regularisation of the basis coefficients (dimensionless).")
     l2_coeffs: float = Field(default=1e-6, ge=0.0, description="L2 regularisation of the basis coefficients (dimensionless).")
+    solver: Literal["linear", "pacemaker"] = Field(
+        default="linear",
+        description="linear: the exact cross-validated ridge solution (linear embedding, basis coefficients only); "
+        "pacemaker: pacemaker's optimiser (any embedding, radial functions trainable).",
+    )
     optimizer: Literal["BFGS", "L-BFGS-B"] = Field(default="BFGS", description="pacemaker's optimiser.")
     maxiter: int = Field(default=100, ge=1, description="Most optimiser (BFGS) iterations.")
     min_relative_loss_per_iter: float | None = Field(
@@ -88,7 +95,7 @@ class AceSettings(BaseModel):
 # functions, linear embedding and only the (convex) basis coefficients trained.
 _TIERS: tuple[tuple[float, int, list[int], list[int], int, str, int], ...] = (
     (60, 24, [8, 4, 2], [0, 2, 1], 1, "func", 100),
-    (300, 80, [10, 6, 3, 2], [0, 3, 2, 1], 2, "all", 300),
+    (300, 80, [10, 6, 3, 2], [0, 3, 2, 1], 1, "func", 300),
     (2000, 300, [12, 6, 4, 3, 2], [0, 3, 3, 2, 1], 2, "all", 1000),
     (float("inf"), 700, [15, 6, 4, 3, 2, 2], [0, 3, 3, 2, 2, 1], 2, "all", 2000),
 )
@@ -100,10 +107,11 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str]) -> tuple[Ace
     Rules (documented in ``why``):
 
     - basis: by structures per element, < 60: 24 functions/element up to 4-body, linear embedding,
-      only basis coefficients trained; < 300: 80 functions, 5-body, non-linear (ndensity 2), all
-      parameters; < 2000: 300 functions, 6-body; more: 700 functions, 7-body (pacemaker's template).
-      Small data -> small basis: with the pyace backend each BFGS step costs one evaluation per
-      parameter, and a basis larger than the data overfits.
+      only basis coefficients trained; < 300: 80 functions, 5-body, still linear; < 2000: 300 functions,
+      6-body, non-linear (ndensity 2), all parameters; more: 700 functions, 7-body (pacemaker's template).
+      Small data -> small basis: a basis larger than the data overfits. The linear tiers are solved
+      exactly (``ace_linear``: cross-validated ridge); the others with pacemaker's BFGS, whose pyace backend
+      costs one evaluation of the data per parameter per step (use the MACE backend for large data on CPUs).
     - cutoff: 2.25 x the longest covalent bond length among the elements (second/third neighbour
       shell), rounded up to 0.5 A and kept in [4.5, 7.0] A; +0.5 A from 2000 structures on.
     - loss weights: kappa (force share) 0.1 below 300 structures, since forces are 3N numbers per
@@ -136,6 +144,7 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str]) -> tuple[Ace
         kappa=kappa,
         l2_coeffs=l2,
         maxiter=maxiter,
+        solver="linear" if ndensity == 1 and trainable == "func" else "pacemaker",
     )
     body = len(nradmax) + 1
     tier = f"< {limit:g}" if np.isfinite(limit) else ">= 2000"
@@ -153,7 +162,13 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str]) -> tuple[Ace
         if kappa == 0.1
         else "pacemaker's default energy/force balance",
         "l2_coeffs": "ridge regularisation for an under-determined small fit" if l2 > 1e-8 else "pacemaker's default",
-        "maxiter": f"{maxiter} BFGS steps: enough for this basis size with finite-difference gradients",
+        "solver": "exact ridge solution, its strength by 5-fold cross-validation over structures: the model is "
+        "linear in its coefficients, so no optimiser is needed and the fit is converged by construction"
+        if settings.solver == "linear"
+        else "pacemaker's BFGS: a non-linear embedding has no closed-form fit",
+        "maxiter": "not used by the exact linear solve"
+        if settings.solver == "linear"
+        else f"{maxiter} BFGS steps: enough for this basis size with finite-difference gradients",
     }
     return settings, why
 
@@ -272,7 +287,9 @@ def pacemaker_input(settings: AceSettings, elements: Sequence[str], dataset: str
             "loss": {"kappa": settings.kappa, "L1_coeffs": settings.l1_coeffs, "L2_coeffs": settings.l2_coeffs},
             "optimizer": settings.optimizer,
             "maxiter": settings.maxiter,
-            "trainable_parameters": settings.trainable,
+            # pacemaker reads "ALL" (upper case) as every parameter; a lower-case "all" matches no group and
+            # leaves nothing trainable (its fit then fails on an empty parameter vector).
+            "trainable_parameters": "ALL" if settings.trainable == "all" else settings.trainable,
             **(
                 {
                     "min_relative_train_loss_per_iter": settings.min_relative_loss_per_iter,
@@ -359,7 +376,10 @@ def train_ace_member(
     input_yaml.write_text(yaml.safe_dump(pacemaker_input(settings, elements, DATASET_NAME, seed), sort_keys=False))
     for stale in (POTENTIAL_YAML, POTENTIAL_YACE, ACTIVE_SET):
         (workdir / stale).unlink(missing_ok=True)
-    _run([_tool("pacemaker"), INPUT_NAME, "-o", POTENTIAL_YAML, "-l", "log.txt", "--no-predict"], workdir, log, timeout_s)
+    if settings.solver == "linear":
+        write_linear_fit(frame, workdir, settings, elements, seed, log)
+    else:
+        _run([_tool("pacemaker"), INPUT_NAME, "-o", POTENTIAL_YAML, "-l", "log.txt", "--no-predict"], workdir, log, timeout_s)
     potential_yaml = workdir / POTENTIAL_YAML
     if not potential_yaml.is_file():
         raise PacemakerError(f"pacemaker wrote no {POTENTIAL_YAML} in {workdir}; see {log}")
@@ -382,6 +402,43 @@ def train_ace_member(
     )
     result.write(workdir / RESULT_NAME)
     return result
+
+
+def write_linear_fit(
+    frame: pd.DataFrame, workdir: Path, settings: AceSettings, elements: Sequence[str], seed: int, log: Path
+) -> LinearFit:
+    """Build the basis pacemaker would, solve its coefficients exactly (``ace_linear``), save the B-basis YAML.
+
+    The saved potential is evaluated once more on the training data and must reproduce the solved
+    predictions: that guards the linearity the solve assumes (and any change in pyace's coefficient order).
+    """
+    from pyace import BBasisConfiguration, PyACECalculator, create_multispecies_basis_config
+
+    basis = create_multispecies_basis_config(pacemaker_input(settings, elements, DATASET_NAME, seed)["potential"])
+    n_coefficients = len(basis.get_func_coeffs())
+
+    def calculator_of(coefficients: np.ndarray) -> PyACECalculator:
+        trial = basis.copy()
+        trial.set_func_coeffs(list(coefficients))
+        return PyACECalculator(trial)
+
+    energies, forces = unit_columns(calculator_of, n_coefficients, frame)
+    fit = fit_linear(energies, forces, frame, settings.kappa, seed)
+    basis.set_func_coeffs(list(fit.coefficients))
+    basis.save(str(workdir / POTENTIAL_YAML))
+    check_energies, _ = unit_columns(
+        lambda _: PyACECalculator(BBasisConfiguration(str(workdir / POTENTIAL_YAML))), 1, frame.iloc[:3]
+    )
+    expected = energies[:3] @ fit.coefficients
+    if not np.allclose(check_energies[:, 0], expected, rtol=1e-8, atol=1e-8):
+        raise PacemakerError(f"the saved linear ACE fit does not reproduce its solution in {workdir}: is ndensity 1?")
+    (workdir / LINEAR_FIT_NAME).write_text(fit.to_json())
+    with log.open("a") as stream:
+        stream.write(
+            f"exact linear ACE fit: {n_coefficients} coefficients, {fit.n_structures} structures, ridge {fit.ridge:g} "
+            f"(cross-validated), train RMSE {fit.energy_rmse_per_atom * 1000:.2f} meV/atom, {fit.force_rmse:.3f} eV/A\n"
+        )
+    return fit
 
 
 def _count_functions(potential_yaml: Path) -> int:
@@ -412,7 +469,11 @@ class AceBackend:
         settings, why = choose_ace_settings(n_structures, elements)
         if train.optimizer_steps:
             settings = settings.model_copy(update={"maxiter": int(train.optimizer_steps)})
-            why["maxiter"] = "set by the user (train.optimizer_steps)"
+            why["maxiter"] = (
+                "set by the user (train.optimizer_steps)"
+                if settings.solver == "pacemaker"
+                else "train.optimizer_steps is not used: this basis is linear and solved exactly"
+            )
         return settings, why
 
     def train(self, job: MemberJob) -> AceMemberRecord:

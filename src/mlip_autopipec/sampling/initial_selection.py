@@ -32,12 +32,18 @@ def select_initial_structures(
     """DIRECT over generated + explored frames (in that order); each pick written to ``folder/<id>.extxyz``.
 
     ``select.initial_structures`` frames are picked, isolated atoms always among them, with at most
-    ``select.cluster_fraction`` of them dimer/trimer scans. Picks with the same content id collapse to one file.
+    ``select.cluster_fraction`` of them dimer/trimer scans and ``select.strain_fraction`` strained crystals
+    spread over volume. Picks with the same content id collapse to one file.
     """
     frames = [*generated, *explored]
     n_generated = len(generated)
     selection = select_structures(
-        frames, int(select.initial_structures), list(elements), int(seed), float(select.cluster_fraction)
+        frames,
+        int(select.initial_structures),
+        list(elements),
+        int(seed),
+        float(select.cluster_fraction),
+        float(select.strain_fraction),
     )
     written = fan_out([frames[i] for i in selection.indices], Path(folder), origin=ORIGIN)
     return SelectionSummary(
@@ -48,6 +54,7 @@ def select_initial_structures(
         selected=len(written),
         forced_isolated_atoms=len(selection.forced),
         few_atom_clusters=selection.n_few_atom_clusters,
+        strained_crystals=selection.n_strained,
         coverage=selection.coverage,
         clusters=selection.n_clusters,
         pca_components=selection.n_components,
