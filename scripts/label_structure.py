@@ -7,6 +7,7 @@ import ase.io
 
 from mlip_autopipec.config.models import DFTConfig, LabelConfig
 from mlip_autopipec.dft.labeller import label_structure
+from mlip_autopipec.errors import EnvironmentFailure
 from mlip_autopipec.joblog import job_logger
 
 snakemake = globals()["snakemake"]
@@ -14,14 +15,18 @@ log = job_logger("label", snakemake.log[0])
 # SIGTERM (Snakemake stopping, scancel) becomes SystemExit, so the runner kills the DFT program on the way out
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 atoms = ase.io.read(snakemake.input.structure)
-record = label_structure(
-    atoms,
-    DFTConfig.model_validate(snakemake.params.dft),
-    LabelConfig.model_validate(snakemake.params.label),
-    workdir=snakemake.params.workdir,
-    iteration=int(snakemake.wildcards.iteration),
-    ntasks=int(snakemake.resources.get("tasks", snakemake.threads)),
-)
+try:
+    record = label_structure(
+        atoms,
+        DFTConfig.model_validate(snakemake.params.dft),
+        LabelConfig.model_validate(snakemake.params.label),
+        workdir=snakemake.params.workdir,
+        iteration=int(snakemake.wildcards.iteration),
+        ntasks=int(snakemake.resources.get("tasks", snakemake.threads)),
+    )
+except EnvironmentFailure as error:  # pw.x never started: one line, no label file, so nothing reaches the database
+    log.error("%s", error)
+    sys.exit(error.exit_code)
 for attempt in record.attempts:
     log.info("attempt %d (%s): %s %s [%.1f s]", attempt.number, attempt.rung, attempt.status, attempt.reason, attempt.wall_time_s)
 log.info("%s %s%s", record.structure_id, record.state, " (from the label cache)" if record.cache_hit else "")

@@ -20,3 +20,18 @@ class PseudopotentialError(UserInputError):
 
 class StructureFileError(UserInputError):
     """A structure file cannot be read or holds unusable structures."""
+
+
+class EnvironmentFailure(UserInputError):
+    """The DFT program never started (launcher, MPI, loader): the machine or ``label.mpi`` is wrong, not the structure.
+
+    Why its own exit code: a scheduler's retry or a user's script can tell "fix the set-up" (3) from bad input (2).
+    """
+
+    exit_code = 3
+
+
+class LabelBatchFailed(UserInputError):
+    """Most labels of one iteration failed for one reason: a set-up problem to fix before training on the rest."""
+
+    exit_code = 4

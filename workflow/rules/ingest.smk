@@ -10,6 +10,8 @@ rule ingest:
         "logs/ingest/iter_{iteration}.log",
     params:
         database="results/database.db",
+        stop_fraction=FULL.label.stop_failed_fraction,
+        stop_min_labels=FULL.label.stop_failed_min_labels,
         version=VERSION,
     localrule: True
     conda:

@@ -103,6 +103,12 @@ class LabelConfig(StrictModel):
     )
     retry_failed: bool = Field(default=False, description="Recompute structures whose cached label failed.")
     keep_scratch: bool = Field(default=False, description="Keep wavefunctions and charge density after success.")
+    stop_failed_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="Stop the run when this fraction of an iteration's labels fail for one reason."
+    )
+    stop_failed_min_labels: int = Field(
+        default=4, ge=1, description="Iterations with fewer labels never stop for a common failure."
+    )
 
 
 BondingType = Literal["metallic", "covalent", "ionic", "molecular", "mixed"]

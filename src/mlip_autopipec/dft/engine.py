@@ -30,6 +30,7 @@ MISSING_FORCES = "missing_forces"
 MISSING_STRESS = "missing_stress"
 WALLTIME_EXCEEDED = "walltime_exceeded"
 NOT_RUN = "not_run"
+LAUNCH_FAILED = "launch_failed"  # the program never started (launcher, MPI, loader): the label job stops, nothing is cached
 
 SCRATCH_FOLDER = "scratch"
 """Folder beside the ``attempt_{n}`` folders where an engine keeps what one attempt hands the next (e.g. a charge density)."""

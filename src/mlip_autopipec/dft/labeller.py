@@ -3,7 +3,9 @@
 Code-neutral: the ladder loop, the cache and its lock, and the label record live here; what a DFT code
 does at each step (input, run, verdict, next rung, results) comes from a ``dft.engine.LabellingEngine``,
 Quantum ESPRESSO unless told otherwise. An unconverged SCF is never stored as a label: after the ladder
-the record says ``failed`` with the reason, and the workflow goes on with the other structures.
+the record says ``failed`` with the reason, and the workflow goes on with the other structures. A program
+that never started (launcher, MPI, loader) is no verdict on the structure: the job raises
+``EnvironmentFailure`` at once, with no ladder rung and nothing cached.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from mlip_autopipec.data.ids import parameters_hash, structure_id
 from mlip_autopipec.data.label_cache import LabelCache
 from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.dft.engine import (
+    CRASHED,
+    LAUNCH_FAILED,
     NOT_RUN,
     SCRATCH_FOLDER,
     TRUNCATED,
@@ -28,6 +32,7 @@ from mlip_autopipec.dft.engine import (
     RunOutcome,
     get_engine,
 )
+from mlip_autopipec.errors import EnvironmentFailure
 
 
 def dft_hash(dft: DFTConfig, engine: LabellingEngine | None = None) -> str:
@@ -57,9 +62,18 @@ def run_attempt(
 
 
 def _failure_is_final(record: LabelRecord, label: LabelConfig) -> bool:
-    """A cached failure is reused unless asked to retry, or unless it ran out of time (a longer limit may help)."""
+    """A cached failure is reused unless asked to retry, unless it ran out of time (a longer limit may help),
+    or unless the program may never have run."""
     last = record.attempts[-1].status if record.attempts else ""
-    return not label.retry_failed and last not in (WALLTIME_EXCEEDED, TRUNCATED)
+    return not label.retry_failed and last not in (WALLTIME_EXCEEDED, TRUNCATED) and not _may_never_have_run(record)
+
+
+def _may_never_have_run(record: LabelRecord) -> bool:
+    """Every attempt crashed before any SCF step without an error stop: how a launch failure was cached before
+    launch failures were told apart (srun without PMI support, 4 attempts of 0.2 s), so it is labelled again."""
+    return bool(record.attempts) and all(
+        a.status == CRASHED and a.scf_iterations is None and "error in routine" not in a.reason for a in record.attempts
+    )
 
 
 def label_structure(
@@ -124,6 +138,8 @@ def _compute_label(
         if directory.exists():
             shutil.rmtree(directory)
         outcome, seconds = run_attempt(engine, atoms, dft, label, directory, overrides, restart, ntasks, pass_fds)
+        if outcome.status == LAUNCH_FAILED:
+            raise EnvironmentFailure(outcome.reason)  # before any record exists: nothing can reach the cache
         attempts.append(
             Attempt(
                 number=number,

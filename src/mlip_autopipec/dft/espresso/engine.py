@@ -12,7 +12,7 @@ from typing import Any
 from ase import Atoms
 
 from mlip_autopipec.config.models import DFTConfig, LabelConfig
-from mlip_autopipec.dft.engine import SCF_NOT_CONVERGED, WALLTIME_EXCEEDED, LabelResults, RunOutcome
+from mlip_autopipec.dft.engine import LAUNCH_FAILED, SCF_NOT_CONVERGED, WALLTIME_EXCEEDED, LabelResults, RunOutcome
 from mlip_autopipec.dft.espresso.inputs import (
     ERROR_NAME,
     INPUT_NAME,
@@ -25,7 +25,10 @@ from mlip_autopipec.dft.espresso.inputs import (
 from mlip_autopipec.dft.espresso.pw_output import classify_pw_output, read_pw_results
 from mlip_autopipec.dft.espresso.recovery import LADDER, next_rung, rung_overrides
 from mlip_autopipec.dft.kpoints import kpoint_mesh
-from mlip_autopipec.dft.runner import ProcessResult, mpi_prefix, run_process
+from mlip_autopipec.dft.runner import ProcessResult, launch_failure, mpi_prefix, run_process
+
+BANNER = "Program PWSCF"
+"""The first line pw.x prints once MPI is up: without it, pw.x never started."""
 
 
 class QuantumEspresso:
@@ -53,10 +56,16 @@ class QuantumEspresso:
         pools = pool_flags(ntasks or label.mpi.ntasks, self.kpoints(atoms, dft)) if launch else []
         command = " ".join([*launch, label.command, *pools])
         argv = espresso_profile(command, dft).get_command(INPUT_NAME)
-        return run_process(argv, directory, directory / OUTPUT_NAME, directory / ERROR_NAME, label.walltime_s, pass_fds)
+        out, err = directory / OUTPUT_NAME, directory / ERROR_NAME
+        return run_process(argv, directory, out, err, label.walltime_s, pass_fds, launcher=tuple(launch))
 
     def classify(self, directory: Path, process: ProcessResult, atoms: Atoms) -> RunOutcome:
+        """A launch failure (pw.x never printed its banner, the launcher or loader said why) before any DFT verdict."""
         text = (directory / OUTPUT_NAME).read_text(errors="replace")
+        errors = (directory / ERROR_NAME).read_text(errors="replace") if (directory / ERROR_NAME).is_file() else ""
+        failure = launch_failure(process, text, errors, started=BANNER in text)
+        if failure is not None:
+            return RunOutcome(LAUNCH_FAILED, f"{failure} (output in {directory})")
         return classify_pw_output(text, process.returncode, process.timed_out, periodic=bool(atoms.get_pbc().any()))
 
     def rung_name(self, rung: int) -> str:
