@@ -1,6 +1,7 @@
 """`mlip-pipe`: the command line. Each command lives in its own module under ``commands/``.
 
-Bad input never ends in a traceback: a ``UserInputError`` becomes one line on stderr and exit code 2.
+Bad input never ends in a traceback: a ``UserInputError``, a usage error and a file the system refuses each become
+one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ cli.add_command(validate)
 cli.add_command(report)
 
 
+def click_error_line(error: click.ClickException) -> str:
+    """Click prints usage, a hint and the error on three lines; one line with the command's help is enough."""
+    message = " ".join(error.format_message().split()).rstrip(".")
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "mlip-pipe"
+    if command.endswith(" init") and message.startswith("Got unexpected extra argument"):
+        return f"error: {message}; write the formula as one word (e.g. 'FePt', not 'Fe Pt') or quote it"
+    return f"error: {message}; see '{command} --help'"
+
+
+def os_error_line(error: OSError) -> str:
+    """A path the system refuses (a file where a folder should be, no permission, disk full) is the user's to fix."""
+    where = f" '{error.filename}'" if error.filename else ""
+    return f"error: cannot use{where}: {error.strerror or error}; check the path and its permissions"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the click group, turning user errors into one line and exit code 2."""
     try:
@@ -44,8 +61,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        error.show()
+        click.echo(click_error_line(error), err=True)
         sys.exit(error.exit_code)
+    except OSError as error:
+        click.echo(os_error_line(error), err=True)
+        sys.exit(2)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
 

@@ -22,6 +22,13 @@ label:
 """
 
 
+def check_config_folder(path: Path) -> None:
+    """A file where the config's folder should be makes mkdir fail with a bare 'File exists'; name it instead."""
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"config file: '{parent}' in '{path}' is a file, not a folder; choose another --config")
+
+
 @click.command()
 @click.argument("composition")
 @click.option("--config", "config_path", default="config/config.yaml", show_default=True, type=click.Path(dir_okay=False))
@@ -32,6 +39,7 @@ def init(composition: str, config_path: str, force: bool) -> None:
     path = Path(config_path)
     if path.exists() and not force:
         raise ConfigError(f"config file: '{path}' exists; pass --force to overwrite it or choose another --config")
+    check_config_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(TEMPLATE.format(composition=composition.strip()))
     click.echo(f"wrote {path}")

@@ -16,6 +16,20 @@ from mlip_autopipec.data.records import ValidationReport
 from mlip_autopipec.data.run_summary import run_summary
 from mlip_autopipec.errors import UserInputError
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(database: Path) -> None:
+    """Why read the header first: ASE would write a fresh schema into an empty file and trace back on any other."""
+    with database.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        raise UserInputError(f"database: '{database}' is empty, not a structure index; give the run's database with --database")
+    if header != SQLITE_HEADER:
+        raise UserInputError(
+            f"database: '{database}' is not an SQLite database; give the run's results/database.db with --database"
+        )
+
 
 @click.command()
 @click.option("--database", default="results/database.db", show_default=True, type=click.Path(dir_okay=False))
@@ -24,6 +38,7 @@ def status(database: str) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     iterations = run_summary(Path(database).parent)
     if Path(database).is_file():
+        check_database_file(Path(database))
         index = StructureIndex(database)
         counts = index.counts()
         table = Table(title=f"Structures in {database}")

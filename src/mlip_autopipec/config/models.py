@@ -53,7 +53,15 @@ class MinimalConfig(StrictModel):
                 raise ValueError("is an empty list; give at least one temperature in K or remove the key")
             if any(t <= 0 for t in value):
                 raise ValueError("must be positive (in K); remove negative or zero temperatures")
+            if any(t > 10000 for t in value):  # no solid or liquid survives it: a larger value is a unit slip
+                raise ValueError("must be at most 10000 K; give temperatures in K, e.g. [300, 900]")
         return value
+
+
+def _cutoff_at_most(value: float, limit: float) -> float:
+    if value > limit:
+        raise ValueError(f"must be at most {limit:g} Ry (ecutwfc is typically 30-120); give it in Ry, or 0 for the table's")
+    return value
 
 
 class DFTConfig(StrictModel):
@@ -77,6 +85,17 @@ class DFTConfig(StrictModel):
     electron_maxstep: int = Field(default=100, gt=0)
     diagonalization: Literal["david", "cg", "ppcg", "paro"] = "david"
     why: dict[str, str] = Field(default_factory=dict, description="Why the expander chose each value.")
+
+    @field_validator("ecutwfc")
+    @classmethod
+    def _ecutwfc_not_absurd(cls, value: float) -> float:
+        """pw.x would run for days or exhaust memory; such a value is a slip (units, an extra zero), never a choice."""
+        return _cutoff_at_most(value, 1000)
+
+    @field_validator("ecutrho")
+    @classmethod
+    def _ecutrho_not_absurd(cls, value: float) -> float:
+        return _cutoff_at_most(value, 8000)
 
     def physics_parameters(self) -> dict[str, Any]:
         """The values that change a label; ``pseudo_dir`` is left out because the checksums fix identity."""

@@ -5,21 +5,57 @@ from __future__ import annotations
 from pathlib import Path
 
 import ase.io
+import numpy as np
 from ase import Atoms
+from ase.neighborlist import neighbor_list
 
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz
 from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.errors import StructureFileError
 
+MIN_PAIR_DISTANCE = 0.5
+"""Angstrom: two atoms closer than this are a broken file (wrong units, duplicated atom), never physics."""
+
+
+def _check_readable(path: Path) -> None:
+    """A directory or an empty file gives ASE's least helpful errors; say what it is instead."""
+    if path.is_dir():
+        raise StructureFileError(f"structures: '{path}' is a directory; give one structure file (e.g. an extxyz) in it")
+    if not path.is_file():
+        raise StructureFileError(f"structures: file '{path}' does not exist; fix the path in the config")
+    if path.stat().st_size == 0:
+        raise StructureFileError(f"structures: '{path}' is empty; write at least one structure into it or remove the key")
+
+
+def check_frame(atoms: Atoms, number: int, path: Path) -> None:
+    """Catch what would fail only later in pw.x: no atoms, a periodic cell of zero volume, overlapping atoms."""
+    if len(atoms) == 0:
+        raise StructureFileError(f"structures: frame {number} of '{path}' has no atoms; remove it")
+    if atoms.pbc.any() and atoms.cell.rank < int(atoms.pbc.sum()):
+        raise StructureFileError(
+            f"structures: frame {number} of '{path}' is periodic but has no cell; give its lattice (extxyz: Lattice=...) "
+            'or mark it non-periodic (pbc="F F F")'
+        )
+    first, second, distance = neighbor_list("ijd", atoms, MIN_PAIR_DISTANCE)
+    if len(distance):
+        k = int(np.argmin(distance))
+        raise StructureFileError(
+            f"structures: frame {number} of '{path}' has atoms {first[k]} and {second[k]} only {distance[k]:.2f} A apart "
+            f"(closer than {MIN_PAIR_DISTANCE} A); fix the positions (units are Angstrom) or remove the frame"
+        )
+
 
 def read_structures(path: str | Path, allowed_elements: list[str] | None = None) -> list[Atoms]:
     """All frames of an ASE-readable file, checked for the things that would only fail later in pw.x."""
     path = Path(path)
-    if not path.is_file():
-        raise StructureFileError(f"structures: file '{path}' does not exist; fix the path in the config")
+    _check_readable(path)
     try:
         read = ase.io.read(path, index=":")
         frames = read if isinstance(read, list) else [read]
+    except UnicodeDecodeError:
+        raise StructureFileError(
+            f"structures: '{path}' is not a text structure file (binary?); give an extxyz or other ASE-readable file"
+        ) from None
     except Exception as exc:  # ASE raises many types for unreadable files
         raise StructureFileError(
             f"structures: cannot read '{path}' ({type(exc).__name__}: {exc}); give an extxyz or other ASE-readable file"
@@ -27,8 +63,7 @@ def read_structures(path: str | Path, allowed_elements: list[str] | None = None)
     if not frames:
         raise StructureFileError(f"structures: '{path}' holds no structure; add at least one frame")
     for number, atoms in enumerate(frames):
-        if len(atoms) == 0:
-            raise StructureFileError(f"structures: frame {number} of '{path}' has no atoms; remove it")
+        check_frame(atoms, number, path)
         if allowed_elements is not None:
             extra = sorted(set(atoms.get_chemical_symbols()) - set(allowed_elements))
             if extra:

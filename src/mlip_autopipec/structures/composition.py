@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from functools import cache
 
 from pymatgen.core import Composition, Element
 
@@ -11,6 +13,40 @@ from mlip_autopipec.errors import ConfigError
 _FORMULA_CHARS = re.compile(r"^[A-Za-z0-9.()\[\]\s]+$")
 MAX_DISTINCT_ELEMENTS = 20
 MAX_ATOMS_PER_FORMULA_UNIT = 100
+_SYMBOLS = {element.symbol.lower(): element.symbol for element in Element}
+
+
+@cache
+def _symbol_splits(letters: str) -> tuple[tuple[str, ...], ...]:
+    """Every way to cut a run of lower-case letters into element symbols ('fept' -> ('Fe', 'Pt'))."""
+    if not letters:
+        return ((),)
+    splits = []
+    for size in (1, 2, 3):
+        head = _SYMBOLS.get(letters[:size])
+        if head and len(letters) >= size:
+            splits += [(head, *rest) for rest in _symbol_splits(letters[size:])]
+    return tuple(splits)
+
+
+def capitalised_readings(formula: str, limit: int = 2) -> list[str]:
+    """What a formula typed without capitals most likely means ('si' -> 'Si', 'fept' -> 'FePt'): the readings with
+    the fewest element symbols, so 'co' reads as cobalt before carbon monoxide."""
+    if len(formula) > 24:  # the readings grow exponentially with the length; a long formula is not a hurried typo
+        return []
+    tokens = re.findall(r"[A-Za-z]+|[^A-Za-z]+", formula)
+    options = [[("".join(cut), len(cut)) for cut in _symbol_splits(t.lower())] if t.isalpha() else [(t, 0)] for t in tokens]
+    readings = sorted(
+        {("".join(p[0] for p in combo), sum(p[1] for p in combo)) for combo in itertools.product(*options)},
+        key=lambda r: (r[1], r[0]),
+    )
+    fewest = [text for text, count in readings if count == readings[0][1]] if readings else []
+    return [text for text in fewest if text != formula][:limit]
+
+
+def _did_you_mean(formula: str) -> str:
+    readings = capitalised_readings(formula)
+    return f"; did you mean {' or '.join(repr(r) for r in readings)}?" if readings else ""
 
 
 def parse_composition(text: str) -> dict[str, float]:
@@ -23,17 +59,23 @@ def parse_composition(text: str) -> dict[str, float]:
         raise ConfigError("composition: is empty; give a chemical formula such as 'Si', 'FePt' or 'H2O'")
     formula = text.strip()
     if not _FORMULA_CHARS.match(formula):
+        bad = next(char for char in formula if not _FORMULA_CHARS.match(char))
         raise ConfigError(
-            f"composition: '{formula}' has characters that are not part of a formula; "
-            "use element symbols and positive amounts, e.g. 'Fe0.5Pt0.5'"
+            f"composition: '{formula}' has characters that are not part of a formula ({bad!r}); "
+            "use element symbols and positive amounts only, e.g. 'FePt' or 'Fe0.5Pt0.5'"
+        )
+    if re.search(r"(?:^|[^A-Za-z])[a-z]", formula):
+        raise ConfigError(
+            f"composition: '{formula}': element symbols start with a capital letter"
+            + (_did_you_mean(formula) or "; write e.g. 'Si', 'FePt' or 'H2O'")
         )
     if formula.count("(") != formula.count(")") or formula.count("[") != formula.count("]"):
         raise ConfigError(f"composition: '{formula}' has unbalanced brackets; close every '(' you open")
     for symbol in re.findall(r"[A-Z][a-z]*", formula):
         if not Element.is_valid_symbol(symbol):
             raise ConfigError(
-                f"composition: '{symbol}' in '{formula}' is not a chemical element; "
-                "check the spelling and capitalisation (e.g. 'Co', not 'CO')"
+                f"composition: '{symbol}' in '{formula}' is not a chemical element"
+                + (_did_you_mean(formula) or "; check the spelling and capitalisation (e.g. 'Co', not 'CO')")
             )
     try:
         parsed = Composition(formula, strict=True)
