@@ -9,6 +9,7 @@ from mlip_autopipec.data.ids import ID_PATTERN
 from mlip_autopipec.data.records import IterationStatus
 from mlip_autopipec.data.structure_files import structure_ids_in_file
 from mlip_autopipec.errors import UserInputError
+from mlip_autopipec.potentials.device import slurm_gpus
 
 try:
     FULL = expand_config(config)
@@ -45,6 +46,11 @@ def explored_frames():
         ensemble=FULL.explore.ensembles,
         temperature=[f"{t:g}" for t in FULL.explore.temperatures],
     )
+
+
+def torch_gpus(torch_models=True):
+    """GPUs the job asks the scheduler for: one when its torch models run on `device: cuda`, else none."""
+    return slurm_gpus(FULL.device, torch_models)
 
 
 def section(name):

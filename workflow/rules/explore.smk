@@ -14,6 +14,8 @@ rule explore:
         seed=FULL.seed,
         version=VERSION,
     threads: 1
+    resources:
+        gpu=torch_gpus(),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -16,6 +16,8 @@ rule simulate_md:
         active_learning=section("active_learning"),
         seed=FULL.seed,
         version=VERSION,
+    resources:
+        gpu=torch_gpus(FULL.train.backend == "mace"),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -33,6 +33,7 @@ rule train_member:
     threads: 1
     resources:
         runtime=120,
+        gpu=torch_gpus(FULL.train.backend == "mace"),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -2,6 +2,8 @@
 
 Why a job function: the engine choice, the per-start seed and the job summary are the loop's behaviour,
 so they live here where tests call them, and the Snakemake script only reads inputs and writes outputs.
+Both engines evaluate the same committee calculator, so the config's ``device`` places MACE members for MD and
+kMC alike; ACE members (pyace) have no GPU path and run on the CPU, which the summary's ``device`` says.
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ from mlip_autopipec.config.models import ActiveLearningConfig, ExploreConfig
 from mlip_autopipec.data.records import OtfJobSummary, Threshold
 from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.potentials.committee import CommitteeCalculator
+from mlip_autopipec.potentials.committee_plan import load_committee
+from mlip_autopipec.potentials.device import DeviceChoice
 
 _log = logging.getLogger(__name__)
 
 
-def committee_calculator(manifest_path: str | Path) -> Calculator:
-    """The committee calculator of a ``committee.json`` (spread only, no extrapolation grade). The one place this
-    stage touches the training stage's committee."""
-    return CommitteeCalculator(manifest_path, extrapolation_grade=False)
+def committee_calculator(manifest_path: str | Path, device: DeviceChoice | None = None) -> Calculator:
+    """The committee calculator of a ``committee.json`` (spread only, no extrapolation grade), its MACE members on
+    ``device`` (default the CPU). The one place this stage touches the training stage's committee."""
+    return CommitteeCalculator(manifest_path, extrapolation_grade=False, device=device.resolved if device else "cpu")
+
+
+def committee_has_torch_models(manifest_path: str | Path) -> bool:
+    """True when the committee's members are torch models (MACE) that ``device`` can place; ACE members run on the CPU."""
+    return load_committee(manifest_path).manifest.backend == "mace"
 
 
 def trust_bounds(threshold: Threshold | float) -> tuple[float, float | None]:
@@ -98,6 +107,7 @@ def run_committee_job(
     ensemble: str,
     run_seed: int,
     iteration: int | str,
+    device: DeviceChoice | None = None,
     logger: logging.Logger | None = None,
 ) -> tuple[OtfJobSummary, list[Atoms]]:
     """Run every start file (first frame) at one temperature and ensemble; return the job summary and the
@@ -105,6 +115,7 @@ def run_committee_job(
 
     Each run's seed comes from the run seed and the job's identity (start path as given, temperature,
     ensemble, iteration), so a rerun of the same job repeats its trajectories whatever the schedule.
+    ``device``: where ``committee``'s members run, recorded in the summary.
     """
     log = logger or _log
     runs, collected = [], []
@@ -117,4 +128,4 @@ def run_committee_job(
         collected.extend(result.uncertain)
         log.info("%s: %s", path, result.summary().model_dump())
     lower, upper = trust_bounds(threshold)
-    return OtfJobSummary(threshold=lower, upper=upper, runs=runs), collected
+    return OtfJobSummary(threshold=lower, upper=upper, runs=runs, device=device), collected

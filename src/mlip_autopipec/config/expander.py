@@ -62,6 +62,7 @@ class ConfigExpander:
             pressure=m.pressure or 0.0,
             dft_budget=dft_budget,
             max_iterations=max_iterations,
+            device=m.device,
             system=system,
             generate=self.expand_generate(bonding, explore),
             explore=explore,

@@ -11,6 +11,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Ensemble = Literal["nvt", "npt"]
+Device = Literal["auto", "cpu", "cuda"]
+DEVICE_DESCRIPTION = (
+    "Where the torch models run (surrogate exploration, MACE training, committee MD and kMC): 'auto' CUDA when torch "
+    "sees it on the node, else the CPU; 'cpu'; 'cuda' (a job without CUDA stops with one line). Under SLURM, 'cuda' "
+    "asks one GPU for those jobs. Not a rerun trigger: CPU and GPU results agree within float tolerance."
+)
 
 
 def _nvt_only() -> list[Ensemble]:
@@ -33,6 +39,7 @@ class MinimalConfig(StrictModel):
     max_iterations: int | None = Field(default=None, gt=0, description="Most active-learning iterations.")
     seed: int = Field(default=42, ge=0, description="Seed for every random choice of the run.")
     structures: str | None = Field(default=None, description="extxyz (or any ASE-readable) file of user structures.")
+    device: Device = Field(default="auto", description=DEVICE_DESCRIPTION)
     system: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'system' section.")
     generate: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'generate' section.")
     explore: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'explore' section.")
@@ -381,6 +388,7 @@ class FullConfig(StrictModel):
     pressure: float = 0.0
     dft_budget: int = 500
     max_iterations: int = 5
+    device: Device = Field(default="auto", description=DEVICE_DESCRIPTION)
     system: SystemConfig = Field(default_factory=SystemConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     explore: ExploreConfig = Field(default_factory=ExploreConfig)

@@ -21,6 +21,7 @@ from mlip_autopipec.data.atomic_io import atomic_write_json
 # The settings models belong to the training backends; those modules import this one only inside functions.
 from mlip_autopipec.potentials.ace import AceSettings
 from mlip_autopipec.potentials.backend import CommitteeSettings
+from mlip_autopipec.potentials.device import DeviceChoice
 from mlip_autopipec.potentials.mace_backend import MaceSettings
 
 
@@ -247,6 +248,10 @@ class MaceMemberRecord(MemberRecord):
     elements: list[str] = Field(description="Chemical symbols of the model.")
     reference_energies: dict[str, float] = Field(description="Per-element reference energies (eV/atom) removed from the targets.")
     argv: list[str] = Field(description="The mace_run_train command line.")
+    device: DeviceChoice | None = Field(
+        default=None,
+        description="Where mace_run_train trained (config 'device') and why; None in files written before it was kept.",
+    )
 
 
 class MemberEntry(BaseModel):
@@ -383,6 +388,9 @@ class ExploreSummary(RunFile):
     surrogate: str = Field(description="Surrogate that drove the MD (e.g. 'chgnet', 'mace-mp').")
     frames: int = Field(description="Frames written to the job's trajectory file, all trajectories together (count).")
     runs: list[ExploreRun] = Field(description="One record per trajectory, in the order they ran.")
+    device: DeviceChoice | None = Field(
+        default=None, description="Where the surrogate ran (config 'device') and why; None in files written before it was kept."
+    )
 
 
 class SelectionSummary(RunFile):
@@ -472,6 +480,11 @@ class OtfJobSummary(RunFile):
     threshold: float = Field(description="Uncertainty threshold (lower trust level) the runs were checked against (eV/A).")
     upper: float | None = Field(default=None, description="Upper trust level of the runs; None when there was none (eV/A).")
     runs: list[OtfRun] = Field(description="One record per start structure, in input order.")
+    device: DeviceChoice | None = Field(
+        default=None,
+        description="Where the committee's members ran (config 'device'; ACE members always on the CPU) and why; "
+        "None in files written before it was kept.",
+    )
 
 
 LoopState = Literal["converged", "continue"]

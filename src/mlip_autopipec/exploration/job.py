@@ -19,6 +19,7 @@ from mlip_autopipec.data.ids import id_digest, structure_id
 from mlip_autopipec.data.records import ExploreSummary
 from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.exploration.explore import Watchdog, default_sample_every, explore_md
+from mlip_autopipec.potentials.device import DeviceChoice, as_choice
 from mlip_autopipec.potentials.surrogate import make_surrogate
 
 _log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def run_exploration_job(
     surrogate: Mapping[str, Any] | None = None,
     sample_every: int | None = None,
     watchdog: Mapping[str, Any] | None = None,
+    device: DeviceChoice | str = "auto",
     logger: logging.Logger | None = None,
 ) -> tuple[list[Atoms], ExploreSummary]:
     """Surrogate MD from ``atoms`` at ``temperature`` (K, wildcard spelling allowed) and each pressure of the job;
@@ -62,7 +64,8 @@ def run_exploration_job(
 
     ``surrogate``: ``{"name": ..., "model": ...}``, default ``explore.surrogate`` / ``explore.surrogate_model``;
     ``sample_every``: steps between frames, default about ``FRAMES_PER_JOB`` frames per trajectory;
-    ``watchdog``: fields of :class:`Watchdog`. Each trajectory's seed comes from the run seed and the job's
+    ``watchdog``: fields of :class:`Watchdog`; ``device``: where the surrogate runs (a choice, or ``auto``/``cpu``/``cuda``
+    to resolve here), recorded in the summary. Each trajectory's seed comes from the run seed and the job's
     identity (start id, temperature, ensemble, pressure). A molecule asked for NPT runs NVT once.
     """
     log = logger or _log
@@ -70,8 +73,9 @@ def run_exploration_job(
     temperature_K = parse_temperature(temperature)
     ensemble = str(ensemble).lower()
     spec = surrogate or {"name": explore.surrogate, "model": explore.surrogate_model}
-    calculator, surrogate_name = make_surrogate(spec["name"], spec.get("model"))
-    log.info("surrogate: %s", surrogate_name)
+    choice = as_choice(device)
+    calculator, surrogate_name = make_surrogate(spec["name"], spec.get("model"), choice.resolved)
+    log.info("surrogate: %s on %s", surrogate_name, choice.resolved)
     every = int(sample_every or default_sample_every(explore.steps))
     dog = Watchdog(**(watchdog or {}))
     frames: list[Atoms] = []
@@ -98,4 +102,4 @@ def run_exploration_job(
         runs.append(result.summary())
         if result.ensemble != ensemble:  # a molecule: npt ran as nvt, once is enough
             break
-    return frames, ExploreSummary(surrogate=surrogate_name, frames=len(frames), runs=runs)
+    return frames, ExploreSummary(surrogate=surrogate_name, frames=len(frames), runs=runs, device=choice)

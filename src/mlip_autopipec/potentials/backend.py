@@ -21,6 +21,8 @@ from ase import Atoms
 from ase.calculators.calculator import BaseCalculator, Calculator
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlip_autopipec.potentials.device import DeviceChoice
+
 if TYPE_CHECKING:
     from mlip_autopipec.config.models import TrainConfig
     from mlip_autopipec.data.records import CommitteePlan, MemberEntry, MemberRecord
@@ -81,6 +83,8 @@ class MemberJob:
     timeout_s: float | None = None
     active_set: bool = True
     threads: int = 1
+    device: DeviceChoice | str = "auto"
+    """Where a torch trainer (MACE) runs: a resolved choice, or the config's name; ACE (pacemaker) ignores it."""
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator, Calculator, all_changes
 
-from mlip_autopipec.potentials.backend import get_backend
+from mlip_autopipec.potentials.backend import TrainingBackend, get_backend
 from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee, make_plan_baseline
 from mlip_autopipec.potentials.delta import DeltaCalculator, DeltaOffset, add_offset, as_is, is_periodic, model_prediction
+from mlip_autopipec.potentials.device import LoadsOnDevice
 
 
 def spread_results(energies: np.ndarray, forces: np.ndarray, n_atoms: int) -> dict[str, Any]:
@@ -41,6 +42,15 @@ def _committee(committee: TrainedCommittee | str | Path) -> TrainedCommittee:
     return committee if isinstance(committee, TrainedCommittee) else load_committee(committee)
 
 
+def load_member(
+    backend: TrainingBackend[Any, Any, Any], root: Path, member: Any, extrapolation_grade: bool, device: str = "cpu"
+) -> Calculator:
+    """A member's bare model, on ``device`` when its backend has torch models (MACE); ACE (pyace) runs on the CPU."""
+    if device != "cpu" and isinstance(backend, LoadsOnDevice):
+        return backend.load_on(root, member, extrapolation_grade, device)
+    return backend.load(root, member, extrapolation_grade)
+
+
 def member_calculator(committee: TrainedCommittee | str | Path, member: int = 0) -> BaseCalculator:
     """One member as a production calculator: baseline + model (ACE ``.yace`` or MACE ``.model``) + reference energies."""
     committee = _committee(committee)
@@ -62,6 +72,7 @@ class CommitteeCalculator(Calculator):
     (ACE: ``ace_view``, slabs made fully periodic; MACE: as it is).
     ``include_baseline=False`` drops the baseline (for checks only). ``committee`` may also be a list
     of ready member calculators (no baseline, no reference energies): a committee of any potentials.
+    ``device``: where MACE members run (``cpu`` or ``cuda``, resolved by ``potentials.device``); ACE ignores it.
     """
 
     implemented_properties = [
@@ -84,6 +95,7 @@ class CommitteeCalculator(Calculator):
         extrapolation_grade: bool = True,
         include_baseline: bool = True,
         members: Sequence[int] | None = None,
+        device: str = "cpu",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,7 +111,7 @@ class CommitteeCalculator(Calculator):
         manifest = loaded.manifest
         backend = get_backend(manifest.backend)
         chosen = list(range(len(manifest.members))) if members is None else list(members)
-        self.models = [backend.load(loaded.root, manifest.members[k], extrapolation_grade) for k in chosen]
+        self.models = [load_member(backend, loaded.root, manifest.members[k], extrapolation_grade, device) for k in chosen]
         self.baseline = make_plan_baseline(manifest) if include_baseline else None
         self.offset = DeltaOffset(self.baseline, manifest.reference_energies)
         self.view = backend.view

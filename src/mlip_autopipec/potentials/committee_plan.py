@@ -49,6 +49,7 @@ from mlip_autopipec.potentials.backend import (
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.dataset import split_train_test
 from mlip_autopipec.potentials.delta import delta_targets, reference_energies
+from mlip_autopipec.potentials.device import DeviceChoice
 
 MANIFEST_NAME = "committee.json"
 PLAN_NAME = "plan.json"
@@ -192,14 +193,19 @@ def make_plan_baseline(plan: CommitteePlan) -> BaseCalculator | None:
 
 
 def train_member(
-    workdir: str | Path, member: int, timeout_s: float | None = None, active_set: bool = True, threads: int = 1
+    workdir: str | Path,
+    member: int,
+    timeout_s: float | None = None,
+    active_set: bool = True,
+    threads: int = 1,
+    device: DeviceChoice | str = "auto",
 ) -> MemberRecord:
     """Train committee member ``member`` from the plan in ``workdir`` (one workflow job per member).
 
     The member fits its own bootstrap resample of the training set (seeded by the committee seed and
     member index) with its own trainer seed, in ``workdir/member_KK``, with the plan's backend;
     every backend leaves ``member_KK/member.json``. ``active_set``: ACE only; ``threads``: MACE's
-    torch threads.
+    torch threads; ``device``: MACE only, where it trains (recorded in its ``member.json``).
     """
     workdir = Path(workdir).resolve()
     plan = CommitteePlan.read(workdir / PLAN_NAME)
@@ -216,6 +222,7 @@ def train_member(
         timeout_s=timeout_s,
         active_set=active_set,
         threads=threads,
+        device=device,
     )
     return get_backend(plan.backend).train(job)
 

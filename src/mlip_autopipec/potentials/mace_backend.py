@@ -3,7 +3,8 @@
 One member: the training structures become delta targets (DFT minus baseline minus per-element
 reference energies, exactly as ``ace.train_ace_member`` prepares them), are written to extxyz
 under the keys ``REF_energy`` / ``REF_forces`` / ``REF_stress``, and ``mace_run_train`` fits a small
-MACE model on CPU in float64. The committee (split, resamples, seeds, manifest) is
+MACE model in float64 on the device the config's ``device`` resolves to (``potentials.device``; the CPU
+unless CUDA is asked for or, with ``auto``, seen), and saves it CPU-loadable (``--save_cpu``). The committee (split, resamples, seeds, manifest) is
 ``committee_plan``'s; ``MACE`` is this module's ``TrainingBackend``.
 
 Because the reference energies are subtracted from the labels, MACE is given ``E0s`` of zero for
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlip_autopipec.executables import run_logged, venv_tool
 from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, relative_path
 from mlip_autopipec.potentials.delta import delta_targets, subtract_reference_energies
+from mlip_autopipec.potentials.device import DeviceChoice, as_choice
 
 if TYPE_CHECKING:
     from mlip_autopipec.config.models import TrainConfig
@@ -211,8 +213,9 @@ def mace_train_argv(
     valid_fraction: float = 0.1,
     name: str = MODEL_NAME,
     stress: bool = True,
+    device: str = "cpu",
 ) -> list[str]:
-    """The ``mace_run_train`` command line (CPU, float64, the settings' model)."""
+    """The ``mace_run_train`` command line (``device``, float64, the settings' model)."""
     e0s = {int(atomic_numbers[symbol]): 0.0 for symbol in sorted(set(elements))}
     argv = [
         _tool("mace_run_train"),
@@ -225,7 +228,7 @@ def mace_train_argv(
         f"--stress_key={STRESS_KEY}",
         f"--seed={int(seed)}",
         f"--max_num_epochs={int(settings.max_epochs)}",
-        "--device=cpu",
+        f"--device={device}",
         "--default_dtype=float64",
         "--model_dir=.",
         "--log_dir=logs",
@@ -293,16 +296,18 @@ def fit_mace_member(
     stress: bool = True,
     threads: int = 1,
     timeout_s: float | None = None,
+    device: DeviceChoice | str = "auto",
 ) -> MaceMemberRecord:
     """Fit one delta-learned MACE member with the real ``mace_run_train`` in ``workdir``; return its facts.
 
     Writes ``mace_train.extxyz`` (delta targets), ``mace_train.log`` (the trainer's output),
-    ``member.json`` (``MaceMemberRecord``) and the model ``mace_member.model``
+    ``member.json`` (``MaceMemberRecord``, with the ``device`` it trained on) and the model ``mace_member.model``
     (``mace_member_stagetwo.model`` when stage two/SWA is enabled through the settings' options).
-    Raises ``MaceTrainingError`` on failure.
+    ``device``: a choice, or ``auto``/``cpu``/``cuda`` to resolve here. Raises ``MaceTrainingError`` on failure.
     """
     from mlip_autopipec.data.records import MaceMemberRecord  # records embeds MaceSettings: import here, not at the top
 
+    choice = as_choice(device)
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -320,16 +325,9 @@ def fit_mace_member(
         (workdir / stale).unlink(missing_ok=True)
     for stale_dir in ("checkpoints", "results", "logs"):  # checkpoints: mace would restart from an old run; the others append
         shutil.rmtree(workdir / stale_dir, ignore_errors=True)
-    argv = mace_train_argv(dataset.name, elements, seed, settings, valid_fraction, MODEL_NAME, stress)
-    env = {
-        "MPLBACKEND": "Agg",
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
-        "CUDA_VISIBLE_DEVICES": "",
-    }
+    argv = mace_train_argv(dataset.name, elements, seed, settings, valid_fraction, MODEL_NAME, stress, choice.resolved)
     log = workdir / LOG_NAME
-    run_logged(argv, workdir, log, env, timeout_s, MaceTrainingError, append=False)
+    run_logged(argv, workdir, log, trainer_env(threads, choice.resolved), timeout_s, MaceTrainingError, append=False)
     counts = np.ones(len(train_atoms), dtype=int) if weights is None else np.asarray(weights, dtype=int)
     result = MaceMemberRecord(
         workdir=workdir,
@@ -345,9 +343,23 @@ def fit_mace_member(
         reference_energies=dict(reference_energies or {}),
         argv=argv,
         wall_time_s=round(time.monotonic() - start, 2),
+        device=choice,
     )
     result.write(workdir / RESULT_NAME)
     return result
+
+
+def trainer_env(threads: int, device: str) -> dict[str, str]:
+    """The trainer's environment: ``threads`` CPU threads; on the CPU no GPU visible, so torch never initialises CUDA."""
+    env = {
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
+    }
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
 
 
 def load_mace_model(model_path: str | Path, device: str = "cpu") -> Calculator:
@@ -385,6 +397,7 @@ class MaceBackend:
             weights=job.weights,
             threads=job.threads,
             timeout_s=job.timeout_s,
+            device=job.device,
         )
 
     def read_member(self, path: Path) -> MaceMemberRecord:
@@ -405,8 +418,12 @@ class MaceBackend:
         )
 
     def load(self, root: Path, member: MaceMemberEntry, extrapolation_grade: bool) -> Calculator:
-        """The bare MACE model; ``extrapolation_grade`` is ACE's active-set gamma, which MACE has no analogue of."""
-        return load_mace_model(root / member.model)
+        """The bare MACE model on the CPU; ``extrapolation_grade`` is ACE's active-set gamma, which MACE has no analogue of."""
+        return self.load_on(root, member, extrapolation_grade, "cpu")
+
+    def load_on(self, root: Path, member: MaceMemberEntry, extrapolation_grade: bool, device: str) -> Calculator:
+        """The bare MACE model on ``device`` (``cpu`` or ``cuda``): committee MD and kMC run it where the config says."""
+        return load_mace_model(root / member.model, device)
 
     def view(self, atoms: Atoms) -> Atoms:
         """MACE takes any periodicity (slabs, wires, molecules) as it is."""

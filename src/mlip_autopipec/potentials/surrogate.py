@@ -3,6 +3,9 @@
 MACE-MP downloads its weights at run time, which fails without a network; CHGNet ships its weights
 inside its wheel and always works offline. ``auto`` takes MACE-MP only when a model file is given or
 already sits in MACE's cache, so an offline machine never stalls on a download.
+
+``device`` is where torch runs the model (``cpu`` or ``cuda``, as ``potentials.device.resolve_device`` chose);
+the CPU is the default so callers that never chose (structure generation, benchmarks) keep running there.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def cached_mace_model() -> Path | None:
     return models[0] if models else None
 
 
-def load_mace(model_path: str | Path) -> Calculator:
+def load_mace(model_path: str | Path, device: str = "cpu") -> Calculator:
     _torch_env()
     path = Path(model_path)
     if not path.is_file():
@@ -46,7 +49,7 @@ def load_mace(model_path: str | Path) -> Calculator:
     from mace.calculators import MACECalculator
 
     try:
-        return MACECalculator(model_paths=str(path), device="cpu", default_dtype="float64")
+        return MACECalculator(model_paths=str(path), device=device, default_dtype="float64")
     except Exception as error:  # a corrupt file, or a model saved under another mace/e3nn version
         raise SurrogateError(
             f"explore.surrogate_model: cannot load '{path}' as a MACE model ({type(error).__name__}: {error}); "
@@ -54,24 +57,24 @@ def load_mace(model_path: str | Path) -> Calculator:
         ) from error
 
 
-def load_chgnet() -> Calculator:
+def load_chgnet(device: str = "cpu") -> Calculator:
     _torch_env()
     from chgnet.model.dynamics import CHGNetCalculator
 
-    return CHGNetCalculator(use_device="cpu")
+    return CHGNetCalculator(use_device=device)
 
 
-def load_sevenn() -> Calculator:
+def load_sevenn(device: str = "cpu") -> Calculator:
     _torch_env()
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError:
         raise SurrogateError("explore.surrogate: 'sevenn' is not installed; pip install sevenn==0.10.4 or use 'chgnet'") from None
-    return SevenNetCalculator("7net-0", device="cpu")
+    return SevenNetCalculator("7net-0", device=device)
 
 
-def make_surrogate(name: str = "auto", model_path: str | None = None) -> tuple[Calculator, str]:
-    """(calculator, the name of what was loaded) for ``auto``, ``mace-mp``, ``chgnet`` or ``sevenn``."""
+def make_surrogate(name: str = "auto", model_path: str | None = None, device: str = "cpu") -> tuple[Calculator, str]:
+    """(calculator, the name of what was loaded) for ``auto``, ``mace-mp``, ``chgnet`` or ``sevenn``, on ``device``."""
     if name == "mace-mp":
         path = model_path or cached_mace_model()
         if path is None:
@@ -79,11 +82,11 @@ def make_surrogate(name: str = "auto", model_path: str | None = None) -> tuple[C
                 f"explore.surrogate: no MACE-MP weights on this machine; download one from {MACE_MP_URL} into "
                 f"{MACE_CACHE} or set explore.surrogate_model to its path, or use 'surrogate: chgnet'"
             )
-        return load_mace(path), f"mace-mp:{Path(path).name}"
+        return load_mace(path, device), f"mace-mp:{Path(path).name}"
     if name == "auto":
         path = model_path or cached_mace_model()
         if path is not None:
-            return load_mace(path), f"mace-mp:{Path(path).name}"
+            return load_mace(path, device), f"mace-mp:{Path(path).name}"
         return load_chgnet(), "chgnet"
     if name == "chgnet":
         return load_chgnet(), "chgnet"
