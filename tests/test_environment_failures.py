@@ -301,3 +301,21 @@ def test_snakemake_stops_when_most_labels_fail_for_one_reason(tmp_path: Path) ->
     assert len(list(tmp_path.glob("results/iter_0/labels/*.json"))) == 4  # the failures are kept for inspection
     assert not (tmp_path / "results/iter_0/ingested.json").exists()
     assert not (tmp_path / "results/database.db").exists()
+
+
+def test_a_converged_output_without_forces_stops_with_one_line_and_caches_nothing(tmp_path: Path) -> None:
+    """pw.x converges, but its output loses the forces block (what a full disk or a foreign version leaves): the
+    job stops with one line, exit 3, and nothing is cached as the structure's. The wrapper runs the real pw.x."""
+    real = shutil.which("pw.x")
+    assert real is not None
+    wrapper = tmp_path / "pw_without_forces.sh"
+    wrapper.write_text(f"#!/bin/sh\n{real} \"$@\" | sed '/Forces acting/,/Total force/d'\n")
+    wrapper.chmod(0o755)
+    full = _config(tmp_path, label={"command": str(wrapper), "mpi": {"launcher": "none"}})
+    atoms = small_si_structures(1)[0]
+    with pytest.raises(EnvironmentFailure) as caught:
+        label_structure(atoms, full.dft, full.label, tmp_path / "work")
+    message = str(caught.value)
+    assert "\n" not in message and "printed no forces" in message and "nothing was cached" in message
+    assert caught.value.exit_code == 3
+    assert not list(Path(full.label.cache_dir).rglob("*.json"))

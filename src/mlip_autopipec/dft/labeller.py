@@ -24,11 +24,14 @@ from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.dft.engine import (
     CRASHED,
     LAUNCH_FAILED,
+    MISSING_FORCES,
+    MISSING_STRESS,
     NOT_RUN,
     SCRATCH_FOLDER,
     TRUNCATED,
     WALLTIME_EXCEEDED,
     LabellingEngine,
+    LabelResults,
     RunOutcome,
     get_engine,
 )
@@ -140,6 +143,13 @@ def _compute_label(
         outcome, seconds = run_attempt(engine, atoms, dft, label, directory, overrides, restart, ntasks, pass_fds)
         if outcome.status == LAUNCH_FAILED:
             raise EnvironmentFailure(outcome.reason)  # before any record exists: nothing can reach the cache
+        if outcome.status in (MISSING_FORCES, MISSING_STRESS):
+            # The pipeline itself asks for forces and stress: their absence after a converged SCF is a truncated
+            # output or a foreign program version, never a property of the structure, so nothing is cached.
+            raise EnvironmentFailure(
+                f"{sid}: {outcome.reason.split(' (')[0]} (output in {directory}): the program or the disk is at "
+                "fault, not the structure; nothing was cached: check free disk space and label.command, then rerun"
+            )
         attempts.append(
             Attempt(
                 number=number,
@@ -173,7 +183,7 @@ def _compute_label(
         **LabelRecord.structure_fields(atoms),
     )
     if outcome.ok:
-        results = engine.read_results(workdir / f"attempt_{len(attempts)}")
+        results = _read_converged(engine, workdir / f"attempt_{len(attempts)}")
         record = LabelRecord(
             state="labelled",
             energy=float(results.energy),
@@ -187,3 +197,15 @@ def _compute_label(
     if not label.keep_scratch and scratch.exists():
         shutil.rmtree(scratch)
     return record
+
+
+def _read_converged(engine: LabellingEngine, directory: Path) -> LabelResults:
+    """The results of a converged attempt; an unreadable output is the machine's fault (a truncated file on a full
+    disk, a foreign program version), so it stops the job with one line and is never cached as the structure's."""
+    try:
+        return engine.read_results(directory)
+    except (ValueError, OSError) as error:
+        raise EnvironmentFailure(
+            f"the DFT program reported convergence but its output in {directory} could not be read ({error}); "
+            "nothing was cached: check free disk space and label.command's program version, then rerun"
+        ) from None
