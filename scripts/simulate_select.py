@@ -5,7 +5,7 @@ from pathlib import Path
 from mlip_autopipec.active_learning.convergence import held_out_history
 from mlip_autopipec.active_learning.iteration import committee_cutoff, decide_iteration, read_runs, read_uncertain_frames
 from mlip_autopipec.config.models import ActiveLearningConfig
-from mlip_autopipec.data.records import Threshold
+from mlip_autopipec.data.records import Threshold, ValidationReport
 from mlip_autopipec.data.structure_files import fan_out
 from mlip_autopipec.joblog import job_logger
 
@@ -24,6 +24,7 @@ status, chosen = decide_iteration(
     dft_budget=int(params.dft_budget),
     per_iteration=int(params.per_iteration),
     held_out_history=held_out_history(snakemake.input.metrics),
+    validation=ValidationReport.read(snakemake.input.validation[0]) if snakemake.input.validation else None,
 )
 fan_out(chosen, snakemake.output.folder, origin="active_learning")
 Path(snakemake.output.folder).mkdir(parents=True, exist_ok=True)

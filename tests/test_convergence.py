@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlip_autopipec.active_learning.convergence import decide_status
-from mlip_autopipec.data.records import OtfRun
+from mlip_autopipec.data.records import OtfRun, ValidationReport, ValidationRow
 
 
 def runs(checks: int, uncertain: int, steps: int = 100) -> list[OtfRun]:
@@ -53,6 +53,48 @@ def test_target_accuracy_lets_the_first_committee_stop_and_warns_when_missed() -
     assert missed.status == "converged" and "above the target" in missed.warning
     busy = decide_status(runs(100, 50), 0.02, [0.08], 10, 40, target_force_rmse=0.1)
     assert busy.status == "continue"
+
+
+def _table(*marks: str) -> ValidationReport:
+    """A validation table with one row per mark (the stopping rule reads only groups, quantities and marks)."""
+    rows = [
+        ValidationRow(
+            group="elastic",
+            quantity=f"C{k}",
+            unit="GPa",
+            dft=100.0,
+            potential=100.0,
+            error=0.0,
+            relative_error=0.0,
+            compared="relative",
+            tolerance=0.1,
+            mark=mark,
+        )
+        for k, mark in enumerate(marks)
+    ]
+    return ValidationReport(potential="c.json", config_hash="h", created="t", rows=rows, dft_runs=0, dft_seconds=0.0)
+
+
+def test_a_validation_table_within_tolerance_stops_the_loop_even_on_busy_md() -> None:
+    status = decide_status(runs(100, 50), 0.02, [0.3], 10, 40, validation=_table("pass", "pass", "info"))
+    assert status.status == "converged" and "every one of the 2 rows" in status.reason and status.warning is None
+    assert status.evidence.validation_rows == 2 and status.evidence.validation_outside == []
+
+
+def test_rows_outside_tolerance_keep_the_loop_going_where_the_held_out_error_would_stop_it() -> None:
+    table = _table("pass", "warn", "fail")
+    going = decide_status(runs(100, 0), 0.02, [0.08], 10, 40, target_force_rmse=0.1, validation=table)
+    assert going.status == "continue" and "validation: 2 of 3 rows outside tolerance" in going.reason
+    assert going.evidence.validation_outside == ["elastic: C1 (warn)", "elastic: C2 (fail)"]
+    assert "validation targets unmet" in going.warning
+
+
+def test_budget_or_quiet_md_stop_with_the_unmet_rows_named() -> None:
+    table = _table("pass", "fail", "incomplete")
+    budget = decide_status(runs(100, 50), 0.02, [0.3], 40, 40, validation=table)
+    assert budget.status == "converged" and "budget" in budget.reason and "C1 (fail)" in budget.warning
+    quiet = decide_status(runs(100, 1), 0.02, [0.20, 0.199], 10, 40, validation=table)
+    assert quiet.status == "converged" and "C2 (incomplete)" in quiet.warning
 
 
 def test_missing_errors_are_not_mistaken_for_a_single_committee() -> None:
@@ -176,6 +218,8 @@ def test_status_file_keeps_its_shape(tmp_path) -> None:
         "near_duplicates_removed",
         "selected",
         "threshold",
+        "validation_rows",
+        "validation_outside",
     }
     assert {k: data["evidence"]["threshold"][k] for k in ("value", "percentile", "n", "reason", "upper")} == {
         "value": 0.1,

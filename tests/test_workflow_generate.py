@@ -39,6 +39,7 @@ def test_dry_run_from_a_bare_composition_lists_every_job(tmp_path: Path) -> None
         "simulate": 1,
         "finalize": 1,
         "validate": 1,  # the delivered committee against DFT (validation.enabled by default)
+        "validate_iteration": 1,  # iteration 0's committee: the stopping rule's evidence (validation.every_iteration)
         "report": 1,  # the run's HTML page (results/report/index.html)
         "all": 1,  # the first loop iteration
     }

@@ -270,7 +270,13 @@ def test_short_loop_delivers_a_versioned_committee(uninterrupted: Path) -> None:
 
 # ---------------------------------------------------------------- validation of the delivered committee
 
-CHEAP_VALIDATION = {"enabled": True, "stability_ps": 0.5, "set_per_temperature": 2, "set_md_snapshots": 1}
+CHEAP_VALIDATION = {
+    "enabled": True,
+    "every_iteration": False,  # the delivered committee only: test_per_iteration_validation_* covers the other
+    "stability_ps": 0.5,
+    "set_per_temperature": 2,
+    "set_md_snapshots": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -349,6 +355,37 @@ def test_validate_rule_then_command_reuse_every_dft_label(validated: ValidatedRu
     assert "Validation of" in shown and "lattice constant" in shown
 
 
+def test_per_iteration_validation_is_the_stopping_rule(uninterrupted: Path, tmp_path: Path) -> None:
+    """With validation.every_iteration the table decides: the finished loop, validated each iteration (equation of
+    state only, tolerances that iteration 0's committee meets), stops at iteration 1 and delivers committee 0."""
+    workdir = copy_run(uninterrupted, tmp_path / "run")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["validation"] = {
+        "enabled": True,
+        "every_iteration": True,
+        "checks": ["equation of state"],
+        "lattice_tolerance": 0.5,
+        "bulk_modulus_tolerance": 20.0,
+    }
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    planned = dry_run(workdir)
+    assert re.search(r"validate_iteration\s+1", planned), planned[-2000:]
+    run = subprocess.run(
+        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, capture_output=True, text=True, timeout=1800
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    table = ValidationReport.read(workdir / "results/iter_0/validation/validation.json")
+    assert [row.quantity for row in table.judged] == ["lattice constant a (conventional cubic)", "bulk modulus B"]
+    assert all(row.mark == "pass" for row in table.judged)
+    status = json.loads((workdir / "results/iter_1/status.json").read_text())
+    assert status["status"] == "converged" and "every one of the 2 rows of the validation table" in status["reason"]
+    assert status["evidence"]["validation_rows"] == 2 and status["evidence"]["validation_outside"] == []
+    delivered = (workdir / "results/final/committee.json").read_text()
+    assert delivered == (workdir / "results/iter_0/models/committee.json").read_text()  # the committee that passed
+    final = ValidationReport.read(workdir / "results/validation/validation.json")
+    assert final.dft_runs == 0  # the delivered committee's validation read every DFT value from the label cache
+
+
 # ---------------------------------------------------------------- the HTML report of the validated run
 
 
@@ -407,12 +444,10 @@ def is_pw_mid_scf(pid: int, command: list[str]) -> bool:
     return Path(command[0]).name == "pw.x" and "iteration #" in _cwd_text(pid, "espresso.pwo")
 
 
-def is_pacemaker_mid_fit(pid: int, command: list[str]) -> bool:
-    """pacemaker past its first BFGS iteration: interim potentials are on disk, the member's result is not."""
-    return (
-        any(Path(part).name == "pacemaker" for part in command[:2])
-        and re.search(r"Iteration\s+#[1-9]", _cwd_text(pid, "log.txt")) is not None
-    )
+def is_member_mid_export(pid: int, command: list[str]) -> bool:
+    """A member past its fit, in pacemaker's export or active-set tool: its potential file is on disk, its
+    member.json (what marks the member finished) is not."""
+    return any(Path(part).name in ("pace_yaml2yace", "pace_activeset") for part in command[:2])
 
 
 def is_committee_md(pid: int, command: list[str]) -> bool:
@@ -421,7 +456,7 @@ def is_committee_md(pid: int, command: list[str]) -> bool:
 
 @pytest.mark.parametrize(
     ("moment", "matches", "settle_s"),
-    [("label", is_pw_mid_scf, 0.0), ("training", is_pacemaker_mid_fit, 0.0), ("simulate", is_committee_md, 1.0)],
+    [("label", is_pw_mid_scf, 0.0), ("training", is_member_mid_export, 0.0), ("simulate", is_committee_md, 1.0)],
 )
 def test_killed_run_resumes_without_repeating_dft(
     uninterrupted: Path, tmp_path: Path, moment: str, matches: object, settle_s: float

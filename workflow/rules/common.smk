@@ -115,6 +115,13 @@ def models(iteration):
     return f"results/iter_{int(iteration)}/models"
 
 
+def iteration_validation(iteration):
+    """The validation table of one iteration's committee, when the stopping rule reads it (else nothing)."""
+    if FULL.validation.enabled and FULL.validation.every_iteration:
+        return [f"results/iter_{int(iteration)}/validation/validation.json"]
+    return []
+
+
 def final_iteration():
     """The committee to deliver: the one before the first converged simulate, else the last trained."""
     for i in range(1, FULL.max_iterations + 1):

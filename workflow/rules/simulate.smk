@@ -32,6 +32,7 @@ checkpoint simulate:
         summaries=lambda wildcards: [f"{job}.json" for job in md_jobs(wildcards.iteration)],
         metrics=lambda wildcards: [f"{models(k)}/metrics.json" for k in range(int(wildcards.iteration))],
         labels=previous_labels,
+        validation=lambda wildcards: iteration_validation(int(wildcards.iteration) - 1),
     output:
         folder=directory("results/iter_{iteration,[1-9][0-9]*}/selected"),
         status="results/iter_{iteration}/status.json",

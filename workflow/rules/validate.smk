@@ -18,6 +18,38 @@ rule validate:
         dft=section("dft"),
         label=section("label"),
         validation=section("validation"),
+        skip=[],
+        version=VERSION,
+    threads: FULL.label.mpi.ntasks
+    resources:
+        tasks=FULL.label.mpi.ntasks,
+        mpi="srun",
+        runtime=240,
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../../scripts/validate.py"
+
+
+rule validate_iteration:
+    """Each iteration's committee, every check but validation.iteration_skips: the stopping rule's evidence."""
+    input:
+        manifest="results/iter_{iteration}/models/committee.json",
+    output:
+        report="results/iter_{iteration}/validation/validation.json",
+    log:
+        "logs/validate/iter_{iteration}.log",
+    params:
+        composition=FULL.composition,
+        elements=FULL.elements,
+        seed=FULL.seed,
+        temperatures=FULL.temperatures,
+        timestep_fs=FULL.explore.timestep_fs,
+        system=section("system"),
+        dft=section("dft"),
+        label=section("label"),
+        validation=section("validation"),
+        skip=FULL.validation.iteration_skips,
         version=VERSION,
     threads: FULL.label.mpi.ntasks
     resources:

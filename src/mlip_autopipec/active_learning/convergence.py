@@ -14,7 +14,14 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from mlip_autopipec.data.records import CommitteeErrors, CommitteeMetrics, LoopDecision, OtfRun, StopEvidence
+from mlip_autopipec.data.records import (
+    CommitteeErrors,
+    CommitteeMetrics,
+    LoopDecision,
+    OtfRun,
+    StopEvidence,
+    ValidationReport,
+)
 
 
 def held_out_force_rmse(errors: CommitteeErrors) -> float | None:
@@ -45,9 +52,15 @@ def decide_status(
     dft_budget: int,
     min_improvement: float = 0.05,
     target_force_rmse: float | None = None,
+    validation: ValidationReport | None = None,
 ) -> LoopDecision:
     """Converged or continue for one iteration, the reason in words, the evidence (and a warning when the
-    loop stops learning above the target error)."""
+    loop stops learning above the target error).
+
+    With ``validation`` (the committee's validation table against DFT, computed every iteration) the table is
+    the evidence: the loop stops when every judged row is within its tolerance, goes on while any is not, and
+    stops short of it only at the budget or when the committee's MD finds too little to learn (a warning
+    names the rows still outside)."""
     checks = sum(int(s.checks) for s in md_summaries)
     uncertain = sum(int(s.uncertain_checks) for s in md_summaries)
     steps = sum(int(s.steps_done) for s in md_summaries)
@@ -65,9 +78,13 @@ def decide_status(
         target_force_rmse=target_force_rmse,
         labels_so_far=labels_so_far,
         dft_budget=dft_budget,
+        validation_rows=len(validation.judged) if validation is not None else None,
+        validation_outside=validation_outside(validation) if validation is not None else [],
     )
     above_target = target_force_rmse is not None and latest is not None and latest > target_force_rmse
     warning = f"held-out force RMSE {latest:.3g} eV/A is above the target {target_force_rmse:.3g} eV/A" if above_target else None
+    if validation is not None:
+        warning = _validation_warning(evidence.validation_outside, len(validation.judged))
     sampled = f"{fraction:.1%} uncertain checks over {steps} MD steps"
     if labels_so_far >= dft_budget:
         return LoopDecision(
@@ -75,6 +92,13 @@ def decide_status(
             reason=f"DFT budget reached ({labels_so_far} of {dft_budget} labels)",
             evidence=evidence,
             warning=warning,
+        )
+    if validation is not None and validation.judged and not evidence.validation_outside:
+        return LoopDecision(
+            status="converged",
+            reason=f"every one of the {len(validation.judged)} rows of the validation table against DFT is within its "
+            f"tolerance ({sampled})",
+            evidence=evidence,
         )
     quiet = fraction < uncertain_fraction_limit
     if quiet and improvement is not None and improvement < min_improvement:
@@ -89,7 +113,7 @@ def decide_status(
             evidence=evidence,
             warning=warning,
         )
-    if quiet and target_force_rmse is not None and latest is not None and latest <= target_force_rmse:
+    if validation is None and quiet and target_force_rmse is not None and latest is not None and latest <= target_force_rmse:
         return LoopDecision(
             status="converged",
             reason=f"{sampled} (< {uncertain_fraction_limit:.1%}) and the held-out force RMSE {latest:.3g} eV/A meets the target "
@@ -102,4 +126,18 @@ def decide_status(
         why = "; one committee so far, so no evidence yet that the error stopped improving"
     else:
         why = "; no held-out error to compare the last two committees on"
+    if validation is not None:
+        why += f"; validation: {len(evidence.validation_outside)} of {len(validation.judged)} rows outside tolerance"
     return LoopDecision(status="continue", reason=f"{sampled}{why}", evidence=evidence, warning=warning)
+
+
+def validation_outside(report: ValidationReport) -> list[str]:
+    """Rows that keep the loop going: judged rows not within tolerance (warn, fail) and checks that could not run."""
+    return [f"{row.group}: {row.quantity} ({row.mark})" for row in report.rows if row.mark in ("warn", "fail", "incomplete")]
+
+
+def _validation_warning(outside: list[str], judged: int) -> str | None:
+    if not outside:
+        return None
+    shown = "; ".join(outside[:4]) + (f"; and {len(outside) - 4} more" if len(outside) > 4 else "")
+    return f"validation targets unmet: {len(outside)} of {judged} rows outside tolerance ({shown})"

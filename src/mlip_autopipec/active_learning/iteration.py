@@ -17,7 +17,14 @@ from mlip_autopipec.active_learning.convergence import decide_status
 from mlip_autopipec.active_learning.extraction import extract_uncertain
 from mlip_autopipec.active_learning.uncertainty import remove_near_duplicates
 from mlip_autopipec.config.models import ActiveLearningConfig
-from mlip_autopipec.data.records import IterationEvidence, IterationStatus, OtfJobSummary, OtfRun, Threshold
+from mlip_autopipec.data.records import (
+    IterationEvidence,
+    IterationStatus,
+    OtfJobSummary,
+    OtfRun,
+    Threshold,
+    ValidationReport,
+)
 from mlip_autopipec.descriptors import DescriptorSpec
 from mlip_autopipec.potentials.committee_plan import load_committee, model_cutoff
 
@@ -88,11 +95,13 @@ def decide_iteration(
     dft_budget: int,
     per_iteration: int,
     held_out_history: list[float | None],
+    validation: ValidationReport | None = None,
 ) -> tuple[IterationStatus, list[Atoms]]:
     """The iteration's ``status.json`` and the structures to label next (none when converged).
 
     ``uncertain``: the frames the committee runs flagged; ``runs``: their run records; ``held_out_history``:
-    the held-out force RMSE of every committee so far (eV/A), oldest first. At most ``per_iteration``
+    the held-out force RMSE of every committee so far (eV/A), oldest first; ``validation``: the committee's
+    validation table, when it is validated every iteration (the stopping rule's evidence). At most ``per_iteration``
     structures are chosen, and never more than the DFT budget has left.
     """
     candidates = extract_candidates(uncertain, cutoff, settings)
@@ -108,6 +117,7 @@ def decide_iteration(
         int(dft_budget),
         settings.min_error_improvement,
         settings.target_force_rmse,
+        validation,
     )
     warning = decision.warning
     if decision.status == "converged":

@@ -314,6 +314,16 @@ class ValidationConfig(StrictModel):
     """
 
     enabled: bool = Field(default=True, description="Validate the delivered committee after the loop (rule `validate`).")
+    every_iteration: bool = Field(
+        default=True,
+        description="Also validate each iteration's committee (rule `validate_iteration`, every check but `iteration_skips`) "
+        "and let the table decide: the loop stops once every row is within tolerance. Its DFT is labelled once and then "
+        "read from the label cache; it does not count against dft_budget.",
+    )
+    iteration_skips: list[ValidationCheck] = Field(
+        default_factory=lambda: list[ValidationCheck](["stability"]),
+        description="Checks left out of the per-iteration validation (the stability MD costs minutes per temperature).",
+    )
     checks: list[ValidationCheck] | None = Field(
         default=None,
         description="Only these checks (e.g. ['equation of state', 'validation set']); None: every check that applies to "

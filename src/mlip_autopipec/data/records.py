@@ -509,6 +509,14 @@ class StopEvidence(RunFile):
     )
     labels_so_far: int = Field(description="DFT labels of all iterations up to this one (count).")
     dft_budget: int = Field(description="Most DFT labels the run may spend (count).")
+    validation_rows: int | None = Field(
+        default=None,
+        description="Judged rows of the committee's validation table (count); None when it is not validated every iteration.",
+    )
+    validation_outside: list[str] = Field(
+        default_factory=list,
+        description="Rows outside their tolerance (warn or fail) or not computed, as 'group: quantity (mark)'.",
+    )
 
 
 class LoopDecision(RunFile):

@@ -53,6 +53,7 @@ class ValidationSetup(BaseModel):
     dft: DFTConfig
     label: LabelConfig
     validation: ValidationConfig
+    skip: list[str] = Field(default_factory=list, description="Checks left out (a per-iteration validation skips stability).")
 
     @classmethod
     def from_config(cls, full: FullConfig) -> ValidationSetup:
@@ -191,6 +192,7 @@ def _checks(v: _Validation) -> list[tuple[str, Check]]:
         ("stability", lambda: checks.stability_check(v)),
     ]
     chosen = v.cfg.checks
+    listed = [(name, check) for name, check in listed if name not in v.setup.skip]
     return listed if chosen is None else [(name, check) for name, check in listed if name in chosen]
 
 
