@@ -120,11 +120,13 @@ _SYMPTOMS: tuple[tuple[str, str], ...] = (
     (
         r"OMPI was not built with SLURM's PMI support",
         "this OpenMPI cannot be started by srun; set label.mpi.launcher: mpirun (inside a SLURM job on one node with "
-        f"label.mpi.extra_args: {_SINGLE_NODE_MPIRUN}), or install PMIx and set label.mpi.extra_args: '--mpi=pmix'",
+        f"label.mpi.extra_args: {_SINGLE_NODE_MPIRUN}), or install PMIx (Debian: libpmix-dev) and set "
+        "label.mpi.extra_args: '--mpi=pmix'",
     ),
     (
         r"can ?not load PMIx library",
-        "install the PMIx library (Debian: libpmix2) for srun --mpi=pmix, or set label.mpi.launcher: mpirun",
+        "install the PMIx library SLURM loads, the unversioned libpmix.so (Debian: libpmix-dev; libpmix2 alone is "
+        "not enough) for srun --mpi=pmix, or set label.mpi.launcher: mpirun",
     ),
     (
         r"unable to find the following environment variable",
