@@ -6,12 +6,15 @@ Langevin NVT loop (64-atom diamond Si, 300 K, 1 fs) on the CPU, so the differenc
 potential. CHGNet runs with its faster torch thread count (1 or all cores, probed); ACE uses one. Also
 timed: training one pacemaker member on the recorded Si fixture (real pw.x labels).
 
-    .venv/bin/python benchmarks/ace_md_speed.py [--steps 200] [--workdir DIR]
+    .venv/bin/python benchmarks/ace_md_speed.py [--steps 200] [--workdir DIR] [--json PATH]
+
+``--json PATH`` also writes the numbers (rates, ratio, training time) for benchmarks/run_all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -66,6 +69,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--probe-steps", type=int, default=20, help="CHGNet steps per thread-count probe")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the trained member here (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ace_bench_") as tmp:
@@ -126,6 +130,10 @@ def main() -> None:
         print(
             f"machine: {os.cpu_count()} cores (load average {load:.1f} at the end), ACE single-threaded, python {sys.version.split()[0]}"
         )
+        if args.json:
+            numbers = {"steps": args.steps, "ace_atom_steps_per_s": ace_rate, "surrogate": name, "surrogate_threads": best}
+            numbers |= {"surrogate_atom_steps_per_s": chg_rate, "ratio": ratio, "goal": 50.0, "train_s": train_s, "load": load}
+            args.json.write_text(json.dumps(numbers, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,14 +7,18 @@ periodic=True, average='outer').create(frames, n_jobs=2)``. Both are warmed up f
 compile or cache load for ours, the joblib worker pool for dscribe) and that time is excluded;
 each is then timed ``--repeats`` times and the fastest run is reported.
 
-    .venv/bin/python benchmarks/descriptor_throughput.py [--frames 1000] [--repeats 3] [--average outer]
+    .venv/bin/python benchmarks/descriptor_throughput.py [--frames 1000] [--repeats 3] [--average outer] [--json PATH]
+
+``--json PATH`` also writes the numbers (per system: seconds and frames/s of each, the ratio) for benchmarks/run_all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -91,7 +95,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1000, help="frames per system (default 1000)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs each; the fastest is reported")
     parser.add_argument("--average", default="outer", choices=["outer", "inner", "off"], help="dscribe averaging")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
+    report: dict = {"frames": args.frames, "repeats": args.repeats, "average": args.average, "systems": {}}
     print(
         f"{os.cpu_count()} CPUs visible, numba threads {numba.get_num_threads()}, dscribe n_jobs=2; "
         f"r_cut {R_CUT} A, n_max {N_MAX}, l_max {L_MAX}"
@@ -109,6 +115,16 @@ def main() -> None:
         print(f"  ours    (per-species mean, {n_ours:5d} features): {ours:8.3f} s  {n / ours:9.1f} frames/s")
         print(f"  dscribe (SOAP average={args.average}, {n_theirs:5d} features): {theirs:8.3f} s  {n / theirs:9.1f} frames/s")
         print(f"  ratio ours/dscribe (frames/s): {theirs / ours:.1f}x")
+        report["systems"][name] = {
+            "atoms": len(frames[0]),
+            "ours_s": ours,
+            "dscribe_s": theirs,
+            "ours_features": n_ours,
+            "dscribe_features": n_theirs,
+            "ratio": theirs / ours,
+        }
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

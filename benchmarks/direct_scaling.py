@@ -16,7 +16,9 @@ default covariance PCA, 3 with ``--pca-solver incremental``); the time spent ins
 also shown on its own and subtracted in "DIRECT only".
 
     .venv/bin/python benchmarks/direct_scaling.py [--sizes 10000,100000,1000000] [--n-select 1000]
-        [--pca-solver covariance|incremental] [--descriptors]
+        [--pca-solver covariance|incremental] [--descriptors] [--json PATH]
+
+``--json PATH`` also writes every size's record (the worker's JSON line) for benchmarks/run_all.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -241,6 +244,7 @@ def main() -> None:
     parser.add_argument(
         "--descriptors", action="store_true", help="also run on real descriptors of rattled 64-atom Si cells (sizes <= 10,000)"
     )
+    parser.add_argument("--json", type=Path, default=None, help="also write every size's record here")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="mixture", choices=["mixture", "descriptors"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -258,17 +262,29 @@ def main() -> None:
         records.append(run_size(n, "mixture", args))
         print(f"  {n:,} frames done in {records[-1]['wall']:.1f} s", flush=True)
     report(records, "synthetic mixture-model descriptors (streamed, regenerated each pass)")
+    real: list[dict] = []
     if args.descriptors:
-        try:
-            import mlip_autopipec.descriptors  # noqa: F401
-        except ImportError as exc:
-            print(f"\n--descriptors skipped: {exc}")
-            return
-        real = [run_size(n, "descriptors", args) for n in sizes if n <= 10_000]
-        if real:
-            report(real, "real Si power-spectrum descriptors of 64-atom cells")
-        else:
-            print("\n--descriptors: no size <= 10,000 requested")
+        real = descriptor_sizes(sizes, args)
+    if args.json:
+        settings = {
+            key: getattr(args, key) for key in ("n_select", "k", "features", "chunk_size", "strategy", "seed", "pca_solver")
+        }
+        args.json.write_text(json.dumps({"settings": settings, "mixture": records, "descriptors": real}, indent=1))
+
+
+def descriptor_sizes(sizes: list[int], args: argparse.Namespace) -> list[dict]:
+    """``--descriptors``: the sizes up to 10,000 again on real Si descriptors (their records; none without the package)."""
+    try:
+        import mlip_autopipec.descriptors  # noqa: F401
+    except ImportError as exc:
+        print(f"\n--descriptors skipped: {exc}")
+        return []
+    real = [run_size(n, "descriptors", args) for n in sizes if n <= 10_000]
+    if real:
+        report(real, "real Si power-spectrum descriptors of 64-atom cells")
+    else:
+        print("\n--descriptors: no size <= 10,000 requested")
+    return real
 
 
 if __name__ == "__main__":

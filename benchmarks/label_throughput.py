@@ -4,12 +4,15 @@ Both label the same structures with the real pw.x and the same parameters, each 
 cache, in one run of this script; it prints labels per minute for each and the overhead ratio. With
 --eight-atom it also times one 8-atom Si label at the expander's default parameters on 2 MPI ranks.
 
-    .venv/bin/python benchmarks/label_throughput.py [--structures 6] [--eight-atom]
+    .venv/bin/python benchmarks/label_throughput.py [--structures 6] [--eight-atom] [--json PATH]
+
+``--json PATH`` also writes the numbers (both wall times, labels per minute, the ratio) for benchmarks/run_all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -86,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--structures", type=int, default=6)
     parser.add_argument("--eight-atom", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     frames = structures(args.structures)
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,8 +103,11 @@ def main() -> None:
         print(f"plain library loop : {loop:6.1f} s  {60 * n / loop:6.1f} labels/min")
         print(f"snakemake -c 2     : {smk:6.1f} s  {60 * n / smk:6.1f} labels/min")
         print(f"overhead ratio (snakemake time / loop time): {smk / loop:.2f}")
-        if args.eight_atom:
-            eight_atom_label(root)
+        eight = eight_atom_label(root) if args.eight_atom else None
+        if args.json:
+            numbers = {"structures": n, "dft": FAST, "loop_s": loop, "snakemake_s": smk, "ratio": smk / loop}
+            numbers |= {"loop_labels_per_min": 60 * n / loop, "snakemake_labels_per_min": 60 * n / smk, "eight_atom_s": eight}
+            args.json.write_text(json.dumps(numbers, indent=1))
 
 
 if __name__ == "__main__":

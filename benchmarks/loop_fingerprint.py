@@ -6,7 +6,9 @@ same labels and the same committee. This runs ``mlip-pipe run`` on ``config/exam
 prints where two fingerprints differ beyond float tolerance (exit 1 when they do).
 
     .venv/bin/python benchmarks/loop_fingerprint.py run /tmp/loop_a
-    .venv/bin/python benchmarks/loop_fingerprint.py compare /tmp/loop_a/fingerprint.json /tmp/loop_b/fingerprint.json
+    .venv/bin/python benchmarks/loop_fingerprint.py compare /tmp/loop_a/fingerprint.json /tmp/loop_b/fingerprint.json [--json PATH]
+
+``--json PATH`` (compare) also writes the counts and the differences for benchmarks/run_all.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def main() -> int:
     if len(sys.argv) >= 3 and sys.argv[1] == "run":
         print(run(Path(sys.argv[2]).resolve()))
         return 0
-    if len(sys.argv) == 4 and sys.argv[1] == "compare":
+    if len(sys.argv) in (4, 6) and sys.argv[1] == "compare" and (len(sys.argv) == 4 or sys.argv[4] == "--json"):
         first, second = (json.loads(Path(p).read_text()) for p in sys.argv[2:4])
         differences = compare(first, second)
         print(
@@ -138,6 +140,9 @@ def main() -> int:
         )
         for line in differences:
             print("  " + line)
+        if len(sys.argv) == 6:
+            counts = {"labels": len(first["labels"]), "committees": len(first["committees"]), "differences": differences}
+            Path(sys.argv[5]).write_text(json.dumps(counts | {"compared": sys.argv[2:4]}, indent=1))
         return 1 if differences else 0
     print(__doc__)
     return 2

@@ -5,12 +5,15 @@ config/examples/si_short_loop.yaml, 2 iterations with the threshold forced low, 
 labels and retrains) and prints, per iteration, the labels, the pw.x runs and their time, the
 held-out force and energy RMSE of the committee and the loop's decision; then the wall-time share of pw.x.
 
-    .venv/bin/python benchmarks/loop_profile.py [--config my.yaml] [--keep DIR]
+    .venv/bin/python benchmarks/loop_profile.py [--config my.yaml] [--keep DIR] [--json PATH]
+
+``--json PATH`` also writes the numbers (per iteration, wall time, pw.x time and share) for benchmarks/run_all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -30,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, help="a config file (default: the Si short loop)")
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="loop_profile_"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +63,10 @@ def main() -> None:
         f"wall time {wall:.1f} s; pw.x {pw_seconds:.1f} s (pw.x runs one at a time on 2 MPI ranks here); "
         f"share of pw.x {pw_seconds / wall:.1%}, everything else {1 - pw_seconds / wall:.1%}"
     )
+    if args.json:
+        numbers = {"workdir": str(workdir) if args.keep else None, "wall_s": wall, "pw_seconds": pw_seconds}
+        numbers |= {"pw_share": pw_seconds / wall, "iterations": iterations}
+        args.json.write_text(json.dumps(numbers, indent=1, default=str))
     if not args.keep:
         shutil.rmtree(workdir)
 

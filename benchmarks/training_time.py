@@ -7,12 +7,15 @@ no active set) and ``mace_run_train`` (tiny model: 8 channels, L=0, r_max 4, 2 i
 float64 on CPU, ``--mace-epochs`` epochs). Wall times include each trainer's start-up. For context
 the training-set RMSE of each fitted member (baseline + model + references vs DFT) is printed too.
 
-    .venv/bin/python benchmarks/training_time.py [--ace-maxiter 100] [--mace-epochs 20] [--workdir DIR]
+    .venv/bin/python benchmarks/training_time.py [--ace-maxiter 100] [--mace-epochs 20] [--workdir DIR] [--json PATH]
+
+``--json PATH`` also writes the numbers (both wall times, their ratio, the training RMSEs) for benchmarks/run_all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -51,6 +54,7 @@ def main() -> None:
     parser.add_argument("--mace-epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="OMP threads for the MACE trainer (pacemaker runs with 1)")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
 
     frames = load_structures(FIXTURE)
@@ -95,6 +99,10 @@ def main() -> None:
         f"   train RMSE {mace_rmse[0]:.1f} meV/atom, {mace_rmse[1]:.3f} eV/A  [valid 10% held out of the fit]"
     )
     print(f"ratio MACE / ACE training time: {mace_s / ace_s:.2f}")
+    if args.json:
+        numbers = {"ace_maxiter": args.ace_maxiter, "mace_epochs": args.mace_epochs, "ace_s": ace_s, "mace_s": mace_s}
+        numbers |= {"ratio": mace_s / ace_s, "ace_train_rmse": ace_rmse, "mace_train_rmse": mace_rmse, "structures": len(frames)}
+        args.json.write_text(json.dumps(numbers, indent=1))
 
 
 if __name__ == "__main__":
