@@ -9,6 +9,7 @@ params.seed, optionally params.surrogate {"name", "model"}, sample_every, watchd
 import ase.io
 
 from mlip_autopipec.config.models import ExploreConfig
+from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.data.trajectories import write_frames
 from mlip_autopipec.exploration.job import run_exploration_job
 from mlip_autopipec.joblog import job_logger
@@ -20,7 +21,7 @@ params, wildcards = snakemake.params, snakemake.wildcards
 device = job_device(requested_device(getattr(snakemake, "config", None)), log)
 frames, summary = run_exploration_job(
     ase.io.read(snakemake.input.structure, index=0),
-    ExploreConfig.model_validate(params.explore),
+    declared_section(ExploreConfig, params.explore, snakemake.rule, "explore", snakemake.config),
     temperature=wildcards.temperature,
     ensemble=wildcards.ensemble,
     run_seed=int(params.seed),

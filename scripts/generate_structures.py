@@ -1,6 +1,7 @@
 """Snakemake script of rule `generate`: starting structures from the composition (Module A)."""
 
 from mlip_autopipec.config.models import GenerateConfig, SystemConfig
+from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz
 from mlip_autopipec.joblog import job_logger
 from mlip_autopipec.structures.generate import OnDemandSurrogate, exploration_starts, generate_structures
@@ -12,8 +13,8 @@ surrogate = OnDemandSurrogate(params.surrogate["name"], params.surrogate["model"
 result = generate_structures(
     params.composition,
     int(params.seed),
-    SystemConfig.model_validate(params.system),
-    GenerateConfig.model_validate(params.generate),
+    declared_section(SystemConfig, params.system, snakemake.rule, "system", snakemake.config),
+    declared_section(GenerateConfig, params.generate, snakemake.rule, "generate", snakemake.config),
     surrogate,
 )
 atomic_write_extxyz(snakemake.output.structures, result.frames)

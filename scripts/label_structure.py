@@ -6,6 +6,7 @@ import sys
 import ase.io
 
 from mlip_autopipec.config.models import DFTConfig, LabelConfig
+from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.dft.labeller import label_structure
 from mlip_autopipec.errors import EnvironmentFailure
 from mlip_autopipec.joblog import job_logger
@@ -18,8 +19,8 @@ atoms = ase.io.read(snakemake.input.structure)
 try:
     record = label_structure(
         atoms,
-        DFTConfig.model_validate(snakemake.params.dft),
-        LabelConfig.model_validate(snakemake.params.label),
+        declared_section(DFTConfig, snakemake.params.dft, snakemake.rule, "dft", snakemake.config),
+        declared_section(LabelConfig, snakemake.params.label, snakemake.rule, "label", snakemake.config),
         workdir=snakemake.params.workdir,
         iteration=int(snakemake.wildcards.iteration),
         ntasks=int(snakemake.resources.get("tasks", snakemake.threads)),

@@ -6,6 +6,7 @@ reruns nothing); ACE members on the CPU.
 
 from mlip_autopipec.active_learning.committee_runs import committee_calculator, committee_has_torch_models, run_committee_job
 from mlip_autopipec.config.models import ActiveLearningConfig, ExploreConfig
+from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz
 from mlip_autopipec.data.records import Threshold
 from mlip_autopipec.joblog import job_logger
@@ -23,8 +24,8 @@ summary, collected = run_committee_job(
     list(snakemake.input.starts),
     committee_calculator(snakemake.input.manifest, device),
     Threshold.read(snakemake.input.threshold),
-    ActiveLearningConfig.model_validate(snakemake.params.active_learning),
-    ExploreConfig.model_validate(snakemake.params.explore),
+    declared_section(ActiveLearningConfig, snakemake.params.active_learning, snakemake.rule, "active_learning", snakemake.config),
+    declared_section(ExploreConfig, snakemake.params.explore, snakemake.rule, "explore", snakemake.config),
     temperature_K=float(snakemake.wildcards.temperature),
     ensemble=snakemake.wildcards.ensemble,
     run_seed=int(snakemake.params.seed),

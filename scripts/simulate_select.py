@@ -5,6 +5,7 @@ from pathlib import Path
 from mlip_autopipec.active_learning.convergence import held_out_history
 from mlip_autopipec.active_learning.iteration import committee_cutoff, decide_iteration, read_runs, read_uncertain_frames
 from mlip_autopipec.config.models import ActiveLearningConfig
+from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.data.records import Threshold, ValidationReport
 from mlip_autopipec.data.structure_files import fan_out
 from mlip_autopipec.joblog import job_logger
@@ -18,7 +19,7 @@ status, chosen = decide_iteration(
     read_runs(snakemake.input.summaries),
     Threshold.read(snakemake.input.threshold),
     committee_cutoff(snakemake.input.manifest),
-    ActiveLearningConfig.model_validate(params.active_learning),
+    declared_section(ActiveLearningConfig, params.active_learning, snakemake.rule, "active_learning", snakemake.config),
     elements=params.elements,
     labels_so_far=int(params.labels_so_far),
     dft_budget=int(params.dft_budget),

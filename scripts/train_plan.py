@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from mlip_autopipec.config.models import TrainConfig
+from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.joblog import job_logger
 from mlip_autopipec.potentials.committee_plan import plan_from_labels
 
@@ -10,7 +11,7 @@ snakemake = globals()["snakemake"]
 log = job_logger("train_plan", snakemake.log[0])
 previous = dict(snakemake.input.items()).get("previous_plan") or []  # the last iteration's plan: its test set stays held out
 previous = [previous] if isinstance(previous, str) else list(previous)
-train = TrainConfig.model_validate(snakemake.params.train)
+train = declared_section(TrainConfig, snakemake.params.train, snakemake.rule, "train", snakemake.config)
 planned = plan_from_labels(
     snakemake.input.labels,
     Path(snakemake.output.plan).parent,

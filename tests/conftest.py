@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,12 +17,17 @@ from ase.calculators.espresso import Espresso, EspressoProfile
 from ase.calculators.mixing import SumCalculator
 
 from mlip_autopipec.config.models import FullConfig, TrainConfig
+from mlip_autopipec.config.rule_params import STRICT_ENV
 from mlip_autopipec.dft.espresso.inputs import pw_input_data
 from mlip_autopipec.dft.kpoints import kpoint_mesh
 from mlip_autopipec.potentials.backend import get_backend
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.committee_plan import TrainedCommittee, train_committee
 from mlip_autopipec.potentials.delta import ReferenceEnergyCalculator
+
+# Every job of every real Snakemake run in the tests refuses a config value its rule does not pass in params
+# (config/rule_params.py): a script that reads an undeclared key fails its test instead of rerunning imprecisely.
+os.environ.setdefault(STRICT_ENV, "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"

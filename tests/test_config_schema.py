@@ -23,7 +23,13 @@ def test_committed_schema_matches_the_models() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [ROOT / "config" / "config.yaml", ROOT / "config" / "examples" / "si_short_loop.yaml", ROOT / "benchmarks" / "accuracy_si.yaml"], ids=lambda p: p.name
+    "path",
+    [
+        ROOT / "config" / "config.yaml",
+        ROOT / "config" / "examples" / "si_short_loop.yaml",
+        ROOT / "benchmarks" / "accuracy_si.yaml",
+    ],
+    ids=lambda p: p.name,
 )
 def test_shipped_configs_satisfy_the_schema(path: Path) -> None:
     config = yaml.safe_load(path.read_text())

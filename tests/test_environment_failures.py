@@ -193,7 +193,7 @@ snakemake = types.SimpleNamespace(
     output=types.SimpleNamespace(label={str(tmp_path / "label.json")!r}),
     params=types.SimpleNamespace(dft={full.dft.model_dump(mode="json")!r}, label={full.label.model_dump(mode="json")!r},
                                  workdir={str(tmp_path / "work")!r}),
-    wildcards=types.SimpleNamespace(iteration="0"), resources={{}}, threads=1)
+    wildcards=types.SimpleNamespace(iteration="0"), resources={{}}, threads=1, rule="label", config={{}})
 runpy.run_path({str(REPO / "scripts" / "label_structure.py")!r}, init_globals={{"snakemake": snakemake}})
 """
     done = subprocess.run([PYTHON, "-c", driver], capture_output=True, text=True, timeout=120)

@@ -332,13 +332,22 @@ def test_snakemake_script(tmp_path: Path) -> None:
         input=Bag(structure=str(structure)),
         output=Bag(frames=str(tmp_path / "out" / "frames.extxyz.gz"), summary=str(tmp_path / "out" / "summary.json")),
         params=Bag(
-            explore={"temperatures": [300.0], "ensembles": ["npt"], "pressures": [0.0, 2.0], "steps": 4, "supercell_atoms": 8},
+            explore={  # the keys rule explore passes (workflow/rules/explore.smk)
+                "steps": 4,
+                "supercell_atoms": 8,
+                "pressures": [0.0, 2.0],
+                "timestep_fs": 2.0,
+                "surrogate": "chgnet",
+                "surrogate_model": None,
+            },
             seed=42,
             surrogate={"name": "chgnet", "model": None},
             sample_every=2,
         ),
         wildcards=Bag(sid="0123456789abcdef", temperature="300", ensemble="npt"),
         log=[str(log)],
+        rule="explore",
+        config={"composition": "Si"},
     )
     runpy.run_path(str(REPO / "scripts" / "explore_md.py"), init_globals={"snakemake": snakemake})
     frames = read_frames(snakemake.output.frames)

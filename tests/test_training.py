@@ -15,6 +15,7 @@ import pytest
 import yaml
 from ase import Atoms
 from ase.build import bulk
+from pyace import BBasisConfiguration
 
 from conftest import ACE_COMMITTEE_SIZE as COMMITTEE_SIZE
 from conftest import ase_sum
@@ -241,8 +242,14 @@ def test_manifest_and_member_files(committee: Path, si_frames: list[Atoms]) -> N
         assert set(data["name"]).isdisjoint(manifest["test_ids"])
         config = yaml.safe_load((root / member["potential_yaml"]).with_name("input.yaml").read_text())
         assert config["backend"]["evaluator"] == "pyace" and config["seed"] == member["seed"]
-    bases = [b["bootstrap"] for b in manifest["members"]]
-    assert bases[0] != bases[1]
+    # small data: every member fits all of it (no resample) and the members are draws from the ridge posterior,
+    # centred so that their mean is the all-data solution
+    assert manifest["settings"]["bootstrap"] is False
+    assert all(set(m["bootstrap"].values()) == {1} for m in manifest["members"])
+    coefficients = np.array([BBasisConfiguration(str(root / m["potential_yaml"])).get_func_coeffs() for m in manifest["members"]])
+    assert np.abs(coefficients[0] - coefficients[1]).max() > 1e-6  # the members differ
+    fits = [json.loads((root / m["potential_yaml"]).with_name("linear_fit.json").read_text()) for m in manifest["members"]]
+    assert all("posterior draw" in fit["member"] for fit in fits)
 
 
 def test_metrics_json_and_plots(report: dict[str, Path]) -> None:

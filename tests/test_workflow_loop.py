@@ -386,6 +386,49 @@ def test_per_iteration_validation_is_the_stopping_rule(uninterrupted: Path, tmp_
     assert final.dft_runs == 0  # the delivered committee's validation read every DFT value from the label cache
 
 
+# ---------------------------------------------------------------- precise reruns after a config edit
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from a dry run's 'Job stats' table; empty when Snakemake has nothing to do."""
+    if "Nothing to be done" in dry_run_output:
+        return {}
+    table = dry_run_output.split("Job stats:", 1)[1]
+    jobs = {}
+    for line in table.splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        jobs[parts[0]] = int(parts[1])
+    jobs.pop("total", None)
+    return jobs
+
+
+def test_a_config_edit_replans_only_the_jobs_that_read_it(uninterrupted: Path, tmp_path: Path) -> None:
+    """Each rule's params hold only the keys its job reads (and the tests run every job in strict mode, so a job
+    reading an undeclared key fails): editing one number replans the jobs that use it and what follows them."""
+    workdir = copy_run(uninterrupted, tmp_path / "run")
+    original = yaml.safe_load((workdir / "config.yaml").read_text())
+
+    def plan_with(**edits: dict) -> dict[str, int]:
+        config = json.loads(json.dumps(original))
+        for section, values in edits.items():
+            config.setdefault(section, {}).update(values)
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        return planned_jobs(dry_run(workdir))
+
+    assert plan_with() == {}, "a finished run with its own config has nothing to do"
+    labels = len(list(workdir.glob("results/iter_*/labels/*.json")))
+    cutoff = plan_with(dft={"ecutwfc": original["dft"]["ecutwfc"] + 2.0})
+    assert cutoff.get("label") == labels, cutoff  # every label (pw.x only where the cache lacks the new hash)
+    assert not {"generate", "explore", "select"} & set(cutoff), cutoff
+    stopping = plan_with(active_learning={"converged_uncertain_fraction": 0.5})
+    assert "simulate" in stopping and not {"simulate_md", "train_committee", "train_member", "label"} & set(stopping), stopping
+    temperatures = [*original["temperatures"], 700.0]
+    hotter = plan_with(explore={"temperatures": temperatures})
+    assert hotter.get("explore") == 1 and "generate" not in hotter, hotter  # only the new temperature's trajectory
+
+
 # ---------------------------------------------------------------- the HTML report of the validated run
 
 

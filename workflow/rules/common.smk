@@ -8,6 +8,7 @@ from mlip_autopipec.config.expander import expand_config, write_exec_config
 from mlip_autopipec.data.ids import ID_PATTERN
 from mlip_autopipec.data.records import IterationStatus
 from mlip_autopipec.data.structure_files import structure_ids_in_file
+from mlip_autopipec.dft.espresso.pseudopotentials import OFFLINE_FAMILIES
 from mlip_autopipec.errors import UserInputError
 from mlip_autopipec.potentials.device import slurm_gpus
 
@@ -56,6 +57,38 @@ def torch_gpus(torch_models=True):
 def section(name):
     """One config section as a plain dict: Snakemake tracks plain values (not pydantic objects) for reruns."""
     return getattr(FULL, name).model_dump(mode="json")
+
+
+LABEL_KEYS = ('command', 'mpi', 'walltime_s', 'max_attempts', 'cache_dir', 'retry_failed', 'keep_scratch')
+"""The `label` keys a DFT job reads (not the ingest stop settings)."""
+DFT_KEYS = ('functional', 'pseudo_family', 'pseudo_dir', 'pseudopotentials', 'pseudo_md5', 'ecutwfc', 'ecutrho', 'kpoint_spacing', 'occupations', 'smearing', 'degauss', 'nspin', 'initial_magnetic_moments', 'conv_thr_per_atom', 'mixing_beta', 'electron_maxstep', 'diagonalization')
+"""Every `dft` key: each one changes the DFT hash, so each one reruns (from the label cache) what depends on it."""
+VALIDATION_KEYS = tuple(
+    key
+    for key in FULL.validation.model_dump()
+    if key not in ("enabled", "every_iteration", "iteration_skips", "why")
+)
+"""The `validation` keys a validation job reads: the switches that decide whether it runs are not among them."""
+
+
+def dft_params():
+    """Every `dft` key, with an offline family's folder left for the job to find (config.rule_params' strictness
+    still sees the key): its absolute path names the virtual environment, and a reinstall must not rerun labels."""
+    values = used("dft", *DFT_KEYS)
+    if values["pseudo_family"] in OFFLINE_FAMILIES and not (config.get("dft") or {}).get("pseudo_dir"):
+        values["pseudo_dir"] = None
+    return values
+
+
+def used(name, *keys):
+    """Only these keys of one config section, never its `why` texts: a rule's params are its rerun trigger, so each
+    rule passes exactly what its script reads (scripts build the section with config.rule_params.declared_section,
+    which refuses any other key)."""
+    values = section(name)
+    unknown = sorted(set(keys) - set(values))
+    if unknown:
+        raise ValueError(f"used('{name}', ...): {unknown} are not keys of the '{name}' section")
+    return {key: values[key] for key in keys}
 
 
 def selected_ids(iteration):
@@ -122,20 +155,32 @@ def iteration_validation(iteration):
     return []
 
 
+def decisions():
+    """The loop's decisions (each iteration's status.json) up to the first 'converged', else all of them."""
+    statuses = []
+    for i in range(1, FULL.max_iterations + 1):
+        statuses.append(checkpoints.simulate.get(iteration=i).output.status)
+        if IterationStatus.read(statuses[-1]).status == "converged":
+            break
+    return statuses
+
+
 def final_iteration():
     """The committee to deliver: the one before the first converged simulate, else the last trained."""
-    for i in range(1, FULL.max_iterations + 1):
-        if IterationStatus.read(checkpoints.simulate.get(iteration=i).output.status).status == "converged":
-            return i - 1
-    return FULL.max_iterations
+    statuses = decisions()
+    converged = statuses and IterationStatus.read(statuses[-1]).status == "converged"
+    return len(statuses) - 1 if converged else FULL.max_iterations
 
 
 def final_inputs(wildcards):
+    """The delivered committee, and the decisions as inputs: without them a finished checkpoint is in no job's
+    inputs, and editing a stopping-rule value would replan nothing."""
     last = final_iteration()
     return {
         "manifest": f"{models(last)}/committee.json",
         "metrics": f"{models(last)}/metrics.json",
         "ingested": [f"results/iter_{k}/ingested.json" for k in range(last + 1)],
+        "decisions": decisions(),
     }
 
 

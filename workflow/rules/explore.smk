@@ -10,7 +10,7 @@ rule explore:
     log:
         "logs/explore/start{start}_{ensemble}_{temperature}K.log",
     params:
-        explore=section("explore"),
+        explore=used("explore", "steps", "supercell_atoms", "surrogate", "surrogate_model", "timestep_fs", "pressures"),
         seed=FULL.seed,
         version=VERSION,
     threads: 1

@@ -9,8 +9,8 @@ rule label:
     log:
         "logs/label/iter_{iteration}/{sid}.log",
     params:
-        dft=section("dft"),
-        label=section("label"),
+        dft=dft_params(),
+        label=used("label", *LABEL_KEYS),
         workdir=lambda wildcards: f"results/iter_{wildcards.iteration}/dft/{wildcards.sid}",
         version=VERSION,
     threads: FULL.label.mpi.ntasks

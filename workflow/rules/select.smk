@@ -31,7 +31,7 @@ checkpoint select:
     log:
         "logs/select/iter_{iteration}.log",
     params:
-        select=section("select"),
+        select=used("select", "initial_structures", "cluster_fraction", "strain_fraction"),
         elements=FULL.elements,
         seed=FULL.seed,
         version=VERSION,

@@ -12,8 +12,10 @@ rule simulate_md:
     log:
         "logs/simulate/iter_{iteration}/{ensemble}_{temperature}K.log",
     params:
-        explore=section("explore"),
-        active_learning=section("active_learning"),
+        explore=used("explore", "supercell_atoms", "timestep_fs"),
+        active_learning=used(
+            "active_learning", "engine", "md_steps", "check_every", "max_uncertain_per_run", "kmc_steps", "kmc_searches"
+        ),
         seed=FULL.seed,
         version=VERSION,
     resources:
@@ -39,7 +41,15 @@ checkpoint simulate:
     log:
         "logs/simulate/iter_{iteration}/decision.log",
     params:
-        active_learning=section("active_learning"),
+        active_learning=used(
+            "active_learning",
+            "converged_uncertain_fraction",
+            "min_error_improvement",
+            "target_force_rmse",
+            "extraction_max_whole_atoms",
+            "extraction_buffer",
+            "duplicate_distance",
+        ),
         elements=FULL.elements,
         per_iteration=FULL.select.per_iteration,
         dft_budget=FULL.dft_budget,

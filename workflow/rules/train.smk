@@ -11,7 +11,7 @@ rule train_plan:
     log:
         "logs/train/iter_{iteration}/plan.log",
     params:
-        train=section("train"),
+        train=used("train", "committee_size", "baseline", "backend", "optimizer_steps", "mace_epochs", "mace_options"),
         elements=FULL.elements,
         seed=FULL.seed,
         version=VERSION,
@@ -56,7 +56,9 @@ rule train_committee:
     log:
         "logs/train/iter_{iteration}/committee.log",
     params:
-        active_learning=section("active_learning"),
+        active_learning=used(
+            "active_learning", "uncertainty_percentile", "uncertainty_threshold", "target_force_rmse", "upper_trust_factor"
+        ),
         version=VERSION,
     conda:
         "../../envs/pipeline.yaml"

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlip_autopipec.data.ids import parameters_hash
 from mlip_autopipec.executables import run_logged, venv_tool
-from mlip_autopipec.potentials.ace_linear import LinearFit, fit_linear, unit_columns
+from mlip_autopipec.potentials.ace_linear import LinearFit, PosteriorDraw, fit_linear, posterior_member, unit_columns
 from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, relative_path
 from mlip_autopipec.potentials.dataset import origin_of, structure_key
 from mlip_autopipec.potentials.delta import delta_targets, reference_energy
@@ -355,6 +355,7 @@ def train_ace_member(
     weights: Sequence[float] | np.ndarray | None = None,
     active_set: bool = True,
     timeout_s: float | None = None,
+    posterior_draw: PosteriorDraw | None = None,
 ) -> AceMemberRecord:
     """Fit one ACE member with the ``pacemaker`` command in ``workdir``; export ``.yace`` (and ``.asi``).
 
@@ -377,7 +378,7 @@ def train_ace_member(
     for stale in (POTENTIAL_YAML, POTENTIAL_YACE, ACTIVE_SET):
         (workdir / stale).unlink(missing_ok=True)
     if settings.solver == "linear":
-        write_linear_fit(frame, workdir, settings, elements, seed, log)
+        write_linear_fit(frame, workdir, settings, elements, seed, log, posterior_draw)
     else:
         _run([_tool("pacemaker"), INPUT_NAME, "-o", POTENTIAL_YAML, "-l", "log.txt", "--no-predict"], workdir, log, timeout_s)
     potential_yaml = workdir / POTENTIAL_YAML
@@ -405,9 +406,18 @@ def train_ace_member(
 
 
 def write_linear_fit(
-    frame: pd.DataFrame, workdir: Path, settings: AceSettings, elements: Sequence[str], seed: int, log: Path
+    frame: pd.DataFrame,
+    workdir: Path,
+    settings: AceSettings,
+    elements: Sequence[str],
+    seed: int,
+    log: Path,
+    posterior_draw: PosteriorDraw | None = None,
 ) -> LinearFit:
     """Build the basis pacemaker would, solve its coefficients exactly (``ace_linear``), save the B-basis YAML.
+
+    With ``posterior_draw`` the member saved is that draw from the ridge posterior around the all-data solution
+    (``ace_linear.posterior_member``) instead of the solution itself.
 
     The saved potential is evaluated once more on the training data and must reproduce the solved
     predictions: that guards the linearity the solve assumes (and any change in pyace's coefficient order).
@@ -424,15 +434,18 @@ def write_linear_fit(
 
     energies, forces = unit_columns(calculator_of, n_coefficients, frame)
     fit = fit_linear(energies, forces, frame, settings.kappa, seed)
-    basis.set_func_coeffs(list(fit.coefficients))
+    saved = fit.coefficients
+    if posterior_draw is not None:
+        saved = posterior_member(fit.coefficients, fit.covariance, *posterior_draw)
+    basis.set_func_coeffs(list(saved))
     basis.save(str(workdir / POTENTIAL_YAML))
     check_energies, _ = unit_columns(
         lambda _: PyACECalculator(BBasisConfiguration(str(workdir / POTENTIAL_YAML))), 1, frame.iloc[:3]
     )
-    expected = energies[:3] @ fit.coefficients
+    expected = energies[:3] @ saved
     if not np.allclose(check_energies[:, 0], expected, rtol=1e-8, atol=1e-8):
         raise PacemakerError(f"the saved linear ACE fit does not reproduce its solution in {workdir}: is ndensity 1?")
-    (workdir / LINEAR_FIT_NAME).write_text(fit.to_json())
+    (workdir / LINEAR_FIT_NAME).write_text(fit.to_json(posterior_draw))
     with log.open("a") as stream:
         stream.write(
             f"exact linear ACE fit: {n_coefficients} coefficients, {fit.n_structures} structures, ridge {fit.ridge:g} "
@@ -489,6 +502,9 @@ class AceBackend:
             weights=job.weights,
             active_set=job.active_set,
             timeout_s=job.timeout_s,
+            posterior_draw=None
+            if job.plan.settings.bootstrap or job.plan.ace.solver != "linear"
+            else (job.index, job.plan.committee_size, job.plan.settings.seed),
         )
 
     def read_member(self, path: Path) -> AceMemberRecord:

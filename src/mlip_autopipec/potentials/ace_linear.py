@@ -23,6 +23,9 @@ import numpy as np
 import pandas as pd
 from ase.calculators.calculator import BaseCalculator
 
+PosteriorDraw = tuple[int, int, int]
+"""(member index, committee size, committee seed) of a member drawn from the ridge posterior."""
+
 RIDGE_GRID = tuple(10.0**-k for k in range(1, 13))
 """Ridge strengths tried, relative to the mean squared (scaled) column norm of the design matrix."""
 FOLDS = 5
@@ -44,6 +47,7 @@ class LinearFit:
     """The solved coefficients and the evidence for the ridge strength that was chosen."""
 
     coefficients: np.ndarray
+    covariance: np.ndarray  # Bayesian ridge posterior of the coefficients
     ridge: float  # relative to the mean squared column norm
     cv_loss: dict[float, float]
     energy_rmse_per_atom: float  # eV/atom on the (weighted) training rows
@@ -51,10 +55,14 @@ class LinearFit:
     n_coefficients: int
     n_structures: int
 
-    def to_json(self) -> str:
+    def to_json(self, posterior_draw: PosteriorDraw | None = None) -> str:
         """The fit's evidence (not the coefficients, which live in the potential file) as JSON."""
         return json.dumps(
             {
+                "member": "all-data ridge solution"
+                if posterior_draw is None
+                else f"posterior draw {posterior_draw[0]} of {posterior_draw[1]} (committee seed {posterior_draw[2]}), "
+                "centred on the all-data ridge solution",
                 "ridge": self.ridge,
                 "cv_loss_by_ridge": {f"{ridge:g}": loss for ridge, loss in self.cv_loss.items()},
                 "train_energy_rmse_per_atom_eV": self.energy_rmse_per_atom,
@@ -111,14 +119,44 @@ def weighted_design(
     )
 
 
-def ridge_solve(matrix: np.ndarray, target: np.ndarray, ridge: float) -> np.ndarray:
-    """argmin |A c - y|^2 + ridge |D c|^2 with D the column norms (so every basis function is penalised alike)."""
+def _normal_equations(matrix: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """(A'A + ridge * mean column norm^2 * I) in columns scaled to unit norm, and the column norms."""
     norms = np.linalg.norm(matrix, axis=0)
     norms[norms == 0] = 1.0
     scaled = matrix / norms
     strength = ridge * float(np.mean(np.sum(scaled**2, axis=0)))
-    lhs = scaled.T @ scaled + strength * np.eye(scaled.shape[1])
-    return np.linalg.solve(lhs, scaled.T @ target) / norms
+    return scaled.T @ scaled + strength * np.eye(scaled.shape[1]), norms
+
+
+def ridge_solve(matrix: np.ndarray, target: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin |A c - y|^2 + ridge |D c|^2 with D the column norms (so every basis function is penalised alike)."""
+    lhs, norms = _normal_equations(matrix, ridge)
+    return np.linalg.solve(lhs, (matrix / norms).T @ target) / norms
+
+
+def ridge_covariance(matrix: np.ndarray, target: np.ndarray, ridge: float, coefficients: np.ndarray) -> np.ndarray:
+    """The Bayesian ridge posterior covariance of the coefficients: sigma^2 (A'A + ridge D^2)^-1, with sigma^2 the
+    residual variance per degree of freedom left (rows minus the effective number of parameters)."""
+    lhs, norms = _normal_equations(matrix, ridge)
+    inverse = np.linalg.inv(lhs)
+    scaled = matrix / norms
+    effective = float(np.trace(scaled @ inverse @ scaled.T)) if scaled.shape[0] < 20000 else float(scaled.shape[1])
+    residual = float(np.sum((matrix @ coefficients - target) ** 2))
+    sigma2 = residual / max(1.0, scaled.shape[0] - effective)
+    return sigma2 * inverse / np.outer(norms, norms)
+
+
+def posterior_member(mean: np.ndarray, covariance: np.ndarray, member: int, committee_size: int, seed: int) -> np.ndarray:
+    """Member ``member`` of a committee drawn from the ridge posterior, centred so that the committee's mean is
+    exactly the all-data solution: every member is fitted to all the data, and they differ only where the data
+    leave the coefficients undetermined (the spread the active learning looks for)."""
+    rng = np.random.default_rng([int(seed), 7])
+    draws = rng.standard_normal((committee_size, mean.size))
+    draws -= draws.mean(axis=0)
+    draws *= np.sqrt(committee_size / max(1, committee_size - 1))
+    eigenvalues, eigenvectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    root = eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+    return mean + root @ draws[member]
 
 
 def choose_ridge(design: LinearDesign, weights: np.ndarray, seed: int) -> tuple[float, dict[float, float]]:
@@ -147,11 +185,13 @@ def fit_linear(energies: np.ndarray, forces: np.ndarray, frame: pd.DataFrame, ka
     design = weighted_design(energies, forces, frame, kappa, weights)
     ridge, losses = choose_ridge(design, weights, seed)
     coefficients = ridge_solve(design.matrix, design.target, ridge)
+    covariance = ridge_covariance(design.matrix, design.target, ridge, coefficients)
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
     energy_error = energies @ coefficients - frame["energy_corrected"].to_numpy(float) / n_atoms
     force_error = forces @ coefficients - np.concatenate([np.asarray(f, float).ravel() for f in frame["forces"]])
     return LinearFit(
         coefficients=coefficients,
+        covariance=covariance,
         ridge=ridge,
         cv_loss=losses,
         energy_rmse_per_atom=float(np.sqrt(np.mean(energy_error**2))),

@@ -223,6 +223,7 @@ def train_member(
         active_set=active_set,
         threads=threads,
         device=device,
+        index=member,
     )
     return get_backend(plan.backend).train(job)
 

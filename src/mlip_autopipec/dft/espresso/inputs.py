@@ -15,6 +15,7 @@ from ase.calculators.espresso import Espresso, EspressoProfile
 from mlip_autopipec.config.models import DFTConfig
 from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.dft.engine import SCRATCH_FOLDER
+from mlip_autopipec.dft.espresso.pseudopotentials import pseudo_directory
 from mlip_autopipec.dft.kpoints import kpoint_mesh
 from mlip_autopipec.errors import StructureFileError
 
@@ -28,7 +29,7 @@ def pw_input_data(dft: DFTConfig, atoms: Atoms, overrides: dict[str, Any], resta
         "calculation": "scf",
         "prefix": PREFIX,
         "outdir": f"../{SCRATCH_FOLDER}",
-        "pseudo_dir": dft.pseudo_dir,
+        "pseudo_dir": pseudo_directory(dft.pseudo_family, dft.pseudo_dir),
         "tprnfor": True,
         "tstress": bool(atoms.get_pbc().any()),
         "disk_io": "low",
@@ -78,7 +79,7 @@ def pool_flags(ntasks: int, kpts: list[int] | None) -> list[str]:
 
 def espresso_profile(command: str, dft: DFTConfig) -> EspressoProfile:
     """ASE's description of how pw.x is called: the command line and the pseudopotential folder."""
-    return EspressoProfile(command=command, pseudo_dir=dft.pseudo_dir)
+    return EspressoProfile(command=command, pseudo_dir=pseudo_directory(dft.pseudo_family, dft.pseudo_dir))
 
 
 def write_pw_input(

