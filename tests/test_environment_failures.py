@@ -21,7 +21,7 @@ import pytest
 
 from conftest import FAST_SI_DFT, PYTHON, REPO, small_si_structures, snakemake, write_config
 from mlip_autopipec.config.expander import expand_config
-from mlip_autopipec.config.models import FullConfig
+from mlip_autopipec.config.models import FullConfig, MPIConfig
 from mlip_autopipec.data.database import StructureIndex
 from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.data.ingest import common_failure, ingest_iteration
@@ -30,6 +30,7 @@ from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.dft.engine import LAUNCH_FAILED, RunOutcome, get_engine
 from mlip_autopipec.dft.espresso.recovery import next_rung
 from mlip_autopipec.dft.labeller import dft_hash, label_structure
+from mlip_autopipec.dft.runner import mpi_prefix
 from mlip_autopipec.errors import EnvironmentFailure, LabelBatchFailed
 
 pytestmark = [pytest.mark.dft, pytest.mark.usefixtures("pw_available")]
@@ -88,12 +89,12 @@ def test_mpirun_in_a_half_dropped_slurm_environment_stops_at_once_then_labels_wi
     monkeypatch.delenv("SLURM_NODELIST", raising=False)
     message, seconds = _fails_at_once(full, tmp_path / "broken")
     assert "pw.x never started under 'mpirun" in message and "-np 2" in message
-    assert "SLURM_NODELIST" in message and "label.mpi.extra_args: '--mca ras ^slurm --mca plm ^slurm'" in message
+    assert "SLURM_NODELIST" in message and "label.mpi.mpirun_args: '--mca ras ^slurm --mca plm ^slurm'" in message
     assert seconds < 10.0
 
     # The fix the line names, in the same half-dropped environment: pw.x runs on 2 ranks and converges.
     fixed = _config(
-        tmp_path, label={"mpi": {"launcher": "mpirun", "ntasks": 2, "extra_args": "--mca ras ^slurm --mca plm ^slurm"}}
+        tmp_path, label={"mpi": {"launcher": "mpirun", "ntasks": 2, "mpirun_args": "--mca ras ^slurm --mca plm ^slurm"}}
     )
     record = label_structure(small_si_structures(1)[0], fixed.dft, fixed.label, tmp_path / "fixed")
     assert record.state == "labelled" and not record.cache_hit
@@ -155,7 +156,7 @@ exit 127
     ("name", "script", "mpi", "expected"),
     [
         ("srun", _SRUN_WITHOUT_PMI, {"launcher": "auto", "ntasks": 2}, ("under 'srun --ntasks 2'", "SLURM's PMI", "mpirun")),
-        ("srun", _SRUN_WITHOUT_PMIX, {"launcher": "srun", "ntasks": 2, "extra_args": "--mpi=pmix"}, ("PMIx library",)),
+        ("srun", _SRUN_WITHOUT_PMIX, {"launcher": "srun", "ntasks": 2, "srun_args": "--mpi=pmix"}, ("PMIx library",)),
         ("pw.x", _PW_WITHOUT_LIBRARY, {"launcher": "none"}, ("exit code 127", "libmpi_usempif08", "shared library")),
     ],
     ids=["srun-without-pmi", "srun-without-pmix", "missing-shared-library"],
@@ -319,3 +320,14 @@ def test_a_converged_output_without_forces_stops_with_one_line_and_caches_nothin
     assert "\n" not in message and "printed no forces" in message and "nothing was cached" in message
     assert caught.value.exit_code == 3
     assert not list(Path(full.label.cache_dir).rglob("*.json"))
+
+
+def test_launcher_specific_words_go_only_to_their_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """srun_args reach srun and never mpirun, so one config runs on the cluster and on a workstation."""
+    mpi = MPIConfig(ntasks=2, srun_args="--mpi=pmix", mpirun_args="--bind-to none", extra_args="-x FOO")
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert mpi_prefix(mpi)[:3] == ["srun", "--ntasks", "2"] and mpi_prefix(mpi)[3:] == ["-x", "FOO", "--mpi=pmix"]
+    monkeypatch.delenv("SLURM_JOB_ID")
+    local = mpi_prefix(mpi)
+    assert local[0] == "mpirun" and "--mpi=pmix" not in local and local[-3:] == ["FOO", "--bind-to", "none"]

@@ -126,7 +126,7 @@ def format_table(jobs: list[dict[str, str]]) -> str:
 def run_workflow(workdir: Path, profile: dict) -> subprocess.CompletedProcess[str]:
     """``mlip-pipe run --profile`` up to the first committee, under ``timeout -k`` (a stuck plugin never hangs CI)."""
     ase.io.write(workdir / "si.extxyz", small_si_structures(LABELS))
-    mpi = {"ntasks": MPI_TASKS, "launcher": "auto", "extra_args": "--mpi=pmix"}  # auto picks srun inside SLURM
+    mpi = {"ntasks": MPI_TASKS, "launcher": "auto", "srun_args": "--mpi=pmix"}  # auto picks srun inside SLURM
     write_config(workdir, label={"mpi": mpi}, train={"committee_size": COMMITTEE_SIZE, "optimizer_steps": 20})
     (workdir / "profile").mkdir()
     (workdir / "profile" / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))

@@ -114,7 +114,13 @@ class MPIConfig(StrictModel):
         default="auto", description="auto: srun inside a SLURM job, mpirun when available, else none."
     )
     ntasks: int = Field(default=1, gt=0, description="MPI ranks per pw.x run.")
-    extra_args: str = ""
+    extra_args: str = Field(default="", description="Words after either launcher (mpirun or srun).")
+    srun_args: str = Field(
+        default="",
+        description="Words after srun only, e.g. '--mpi=pmix' where OpenMPI lacks SLURM's PMI: a config that runs "
+        "under srun on the cluster and under mpirun on a workstation keeps both working.",
+    )
+    mpirun_args: str = Field(default="", description="Words after mpirun only.")
 
 
 class LabelConfig(StrictModel):

@@ -59,9 +59,9 @@ def mpi_prefix(mpi: MPIConfig, ntasks: int | None = None) -> list[str]:
     extra = shlex.split(mpi.extra_args)
     if launcher == "mpirun":
         root = ["--allow-run-as-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-        return ["mpirun", *root, "-np", str(n), *extra]
+        return ["mpirun", *root, "-np", str(n), *extra, *shlex.split(mpi.mpirun_args)]
     if launcher == "srun":
-        return ["srun", "--ntasks", str(n), *extra]
+        return ["srun", "--ntasks", str(n), *extra, *shlex.split(mpi.srun_args)]
     return extra
 
 
@@ -120,8 +120,8 @@ _SYMPTOMS: tuple[tuple[str, str], ...] = (
     (
         r"OMPI was not built with SLURM's PMI support",
         "this OpenMPI cannot be started by srun; set label.mpi.launcher: mpirun (inside a SLURM job on one node with "
-        f"label.mpi.extra_args: {_SINGLE_NODE_MPIRUN}), or install PMIx (Debian: libpmix-dev) and set "
-        "label.mpi.extra_args: '--mpi=pmix'",
+        f"label.mpi.mpirun_args: {_SINGLE_NODE_MPIRUN}), or install PMIx (Debian: libpmix-dev) and set "
+        "label.mpi.srun_args: '--mpi=pmix'",
     ),
     (
         r"can ?not load PMIx library",
@@ -131,7 +131,7 @@ _SYMPTOMS: tuple[tuple[str, str], ...] = (
     (
         r"unable to find the following environment variable",
         "mpirun sees a partial SLURM environment (the job step dropped SLURM_* variables); on one node set "
-        f"label.mpi.extra_args: {_SINGLE_NODE_MPIRUN}, else label.mpi.launcher: srun with an MPI built with SLURM's PMI",
+        f"label.mpi.mpirun_args: {_SINGLE_NODE_MPIRUN}, else label.mpi.launcher: srun with an MPI built with SLURM's PMI",
     ),
     (
         r"error while loading shared libraries|cannot open shared object file",
