@@ -11,7 +11,7 @@ without it, on the short-loop run that ``loop_profile`` kept in this suite's wor
     nice -n 15 benchmarks/run_all --only descriptor_throughput --quick
     benchmarks/run_all --quick --overhead-run /tmp/demo3 --json benchmarks/run_all.json
 
-Options: ``--quick`` (small sizes, short timeouts; about 20-30 min on 2 shared cores), ``--only NAME`` (repeatable;
+Options: ``--quick`` (small sizes, short timeouts; the cost is in README.md), ``--only NAME`` (repeatable;
 ``--list`` prints the names), ``--workdir DIR`` (each benchmark's JSON and log, default /tmp/run_all[_quick]),
 ``--json PATH`` (the table, default benchmarks/run_all.json, rewritten after each benchmark), ``--overhead-run DIR``,
 ``--timeout-scale X``, ``--skip NAME`` (a skipped row), ``--resume`` (benchmarks that finished in this workdir in an
@@ -239,6 +239,7 @@ class Benchmark:
     """A benchmark script: its commands (quick and full), timeouts, and how its JSON becomes rows."""
 
     name: str
+    what: str  # ours vs the reference, for the rows of a benchmark that gave no numbers
     commands: Callable[[Path, Path, argparse.Namespace], list[list[str]]]  # (its JSON, workdir, options)
     rows: Callable[[dict[str, Any]], list[Row]]
     timeout_s: tuple[int, int]  # quick, full
@@ -266,6 +267,7 @@ def _overhead_run(workdir: Path, options: argparse.Namespace) -> Path:
 BENCHMARKS: list[Benchmark] = [
     Benchmark(
         "descriptor_throughput",
+        "ours (Numba power spectrum) vs dscribe SOAP, frames/s",
         lambda out, wd, o: [
             script("descriptor_throughput", *(["--frames", "25", "--repeats", "1"] if o.quick else []), "--json", str(out))
         ],
@@ -274,6 +276,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "direct_scaling",
+        "DIRECT time growth and 1M-frame time vs linear and 20 min",
         lambda out, wd, o: [
             script("direct_scaling", *(["--sizes", "10000,100000", "--n-select", "200"] if o.quick else []), "--json", str(out))
         ],
@@ -282,12 +285,14 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "label_throughput",
+        "Snakemake (one job per label) vs plain library loop, wall time",
         lambda out, wd, o: [script("label_throughput", *(["--structures", "2"] if o.quick else []), "--json", str(out))],
         label_rows,
         (600, 1800),
     ),
     Benchmark(
         "training_time",
+        "MACE member vs pacemaker ACE member, training wall time",
         lambda out, wd, o: [
             script(
                 "training_time",
@@ -304,6 +309,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "ace_md_speed",
+        "ACE member (+ZBL) vs CHGNet, MD atom-steps/s",
         lambda out, wd, o: [
             script("ace_md_speed", *(["--steps", "50", "--probe-steps", "5"] if o.quick else []), "--json", str(out))
         ],
@@ -312,12 +318,14 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "generation_report",
+        "structure generation (no reference in the script)",
         lambda out, wd, o: [script("generation_report", *(["Si"] if o.quick else []), "--json", str(out))],
         generation_rows,
         (600, 3600),
     ),
     Benchmark(
         "direct_data_efficiency",
+        "DIRECT vs random frames for random's force RMSE at the largest N",
         lambda out, wd, o: [
             script(
                 "direct_data_efficiency",
@@ -335,6 +343,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "loop_profile",
+        "pw.x vs whole wall time of the Si short loop",
         lambda out, wd, o: [script("loop_profile", "--keep", str(wd / "loop_profile_run"), "--json", str(out))],
         profile_rows,
         (1200, 2400),
@@ -342,6 +351,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "loop_fingerprint",
+        "fresh Si short loop vs committed fingerprint: differences",
         lambda out, wd, o: [
             script("loop_fingerprint", "run", str(wd / "loop_fingerprint_run")),
             script(
@@ -359,6 +369,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "accuracy_si",
+        "pipeline vs random picks: DFT calls to reach random's force RMSE",
         lambda out, wd, o: [script("accuracy_si", *(["--quick", "--reuse-run"] if o.quick else []), "--json", str(out))],
         accuracy_rows,
         (900, 12 * 3600),
@@ -366,6 +377,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "gpu_speed",
+        "CUDA vs CPU, wall time and agreement",
         lambda out, wd, o: [
             script("gpu_speed", *(["--quick"] if o.quick else []), "--workdir", str(wd / "gpu_speed"), "--json", str(out))
         ],
@@ -374,6 +386,7 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "pipeline_overhead",
+        "outside pw.x and training vs all job core-seconds of a finished run",
         lambda out, wd, o: [script("pipeline_overhead", "--run", str(_overhead_run(wd, o)), "--json", str(out))],
         overhead_rows,
         (120, 600),
@@ -416,7 +429,7 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 def last_line(log: Path) -> str:
     """The most telling line of a failed benchmark's log: its last non-empty line that is not a traceback frame."""
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("File ", "^", "~", "$ "))]
+    lines = [line for line in lines if not line.startswith(("File ", "^", "~", "$ ", "Traceback ", "KeyboardInterrupt"))]
     return lines[-1][:200] if lines else "no output"
 
 
@@ -434,7 +447,7 @@ def run_benchmark(benchmark: Benchmark, workdir: Path, options: argparse.Namespa
     out.unlink(missing_ok=True)
     log.write_text("")
     commands = benchmark.commands(out, workdir, options)
-    base = Row(benchmark.name, "", raw_json=str(out), log=str(log), command=commands)
+    base = Row(benchmark.name, benchmark.what, raw_json=str(out), log=str(log), command=commands)
     reason = benchmark.skip(options)
     if reason:
         return [Row(**{**asdict(base), "status": "skipped", "reason": reason, "raw_json": None})]
@@ -529,7 +542,7 @@ def write_report(rows: list[Row], options: argparse.Namespace, workdir: Path, be
 def one_benchmark(benchmark: Benchmark, workdir: Path, options: argparse.Namespace) -> list[Row]:
     """Its rows: skipped on --skip, from the earlier run on --resume, else run now (rows kept beside its JSON)."""
     if options.skip and benchmark.name in options.skip:
-        return [Row(benchmark.name, "", status="skipped", reason="--skip")]
+        return [Row(benchmark.name, benchmark.what, status="skipped", reason="--skip")]
     earlier = resumed(benchmark, workdir) if options.resume else None
     if earlier is not None:
         print(f"[run_all] {benchmark.name}: from the earlier run in {workdir} (--resume)", flush=True)

@@ -92,7 +92,7 @@ def test_a_benchmark_past_its_timeout_is_stopped_with_its_children(tmp_path: Pat
     marker = tmp_path / "grandchild_alive"
     child = f"import time; time.sleep(6); open({str(marker)!r}, 'w')"  # would outlive a kill of its parent alone
     parent = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); print('started', flush=True); time.sleep(60)"
-    slow = run_all.Benchmark("slow", lambda out, wd, o: [[sys.executable, "-c", parent]], lambda data: [], (3, 3))
+    slow = run_all.Benchmark("slow", "nothing", lambda out, wd, o: [[sys.executable, "-c", parent]], lambda data: [], (3, 3))
     began = time.monotonic()
     (row,) = run_all.run_benchmark(slow, tmp_path, argparse.Namespace(quick=True, timeout_scale=1.0))
     assert row.status == "timeout" and row.returncode is None and row.reason.startswith("past 3 s")
