@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -119,11 +120,31 @@ def test_lint_is_clean() -> None:
     )
 
 
+OVERLAPPING_PW = """#!{python}
+# The real pw.x, but a structure whose first two atoms are closer than 0.7 A gets them on top of each other first:
+# the input check refuses such a structure before any DFT (< 0.5 A), so only this wrapper can still show how a
+# pw.x error stop on one structure is recorded while the others go on.
+import os, sys
+import numpy as np
+path = sys.argv[sys.argv.index("-in") + 1]
+lines = open(path).read().splitlines()
+start = next(i for i, line in enumerate(lines) if line.startswith("ATOMIC_POSITIONS")) + 1
+first, second = (np.array(lines[start + k].split()[1:4], dtype=float) for k in (0, 1))
+if 1e-6 < np.linalg.norm(first - second) < 0.7 and os.environ.get("OMPI_COMM_WORLD_RANK", "0") == "0":
+    lines[start + 1] = lines[start + 1].split()[0] + " " + " ".join(f"{{x:.10f}}" for x in first)
+    open(path, "w").write("\\n".join(lines) + "\\n")
+os.execv({pw!r}, [{pw!r}, *sys.argv[1:]])
+"""
+
+
 def test_a_failed_structure_is_recorded_and_the_others_go_on(tmp_path: Path) -> None:
     good, broken = small_si_structures(2)
-    broken.positions[1] = broken.positions[0]  # pw.x refuses overlapping atoms with an error stop
+    broken.positions[1] = broken.positions[0] + [0.6, 0.0, 0.0]  # the wrapper puts them on top of each other
     ase.io.write(tmp_path / "si.extxyz", [good, broken])
-    write_config(tmp_path)
+    wrapper = tmp_path / "pw_overlapping.py"
+    wrapper.write_text(OVERLAPPING_PW.format(python=PYTHON, pw=shutil.which("pw.x")))
+    wrapper.chmod(0o755)
+    write_config(tmp_path, label={"mpi": {"ntasks": 2}, "command": str(wrapper)})
     snakemake(tmp_path)
     summary = _summary(tmp_path)
     assert summary["labels"] == {"labelled": 1, "failed": 1}
