@@ -90,7 +90,7 @@ class StandIn:
         **setup: Any,
     ) -> None:
         self.crystal, self.potential, self.dft, self.cfg, self.outdir = crystal, potential, dft, cfg, outdir
-        self.setup = SimpleNamespace(seed=1, **setup)
+        self.setup = SimpleNamespace(seed=1, skip=[], **setup)
         self._shared: dict[str, Any] = {}
 
     def cell_dft(self, cell: Atoms) -> Calculator:
