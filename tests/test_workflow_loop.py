@@ -370,8 +370,14 @@ def test_per_iteration_validation_is_the_stopping_rule(uninterrupted: Path, tmp_
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     planned = dry_run(workdir)
     assert re.search(r"validate_iteration\s+1", planned), planned[-2000:]
+    counting = {**os.environ, "PW_COUNTER": str(workdir / COUNTER)}  # this copy's pw.x runs, not the original's
     run = subprocess.run(
-        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, capture_output=True, text=True, timeout=1800
+        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=counting,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     table = ValidationReport.read(workdir / "results/iter_0/validation/validation.json")
