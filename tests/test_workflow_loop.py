@@ -279,6 +279,22 @@ CHEAP_VALIDATION = {
 }
 
 
+def run_copy(workdir: Path) -> dict[str, str]:
+    """`mlip-pipe run` in a copy of a run, its pw.x runs counted in the copy's own log (not the original's, which
+    the killed-run tests compare against); returns that environment."""
+    counting = {**os.environ, "PW_COUNTER": str(workdir / COUNTER)}
+    run = subprocess.run(
+        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=counting,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return counting
+
+
 @dataclass(frozen=True)
 class ValidatedRun:
     """A copy of the loop validated by its `validate` rule (cheap settings), shared by the validation and report tests."""
@@ -298,16 +314,7 @@ def validated(uninterrupted: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     planned = dry_run(workdir)
     started, _ = pw_runs(workdir)
-    counting = {**os.environ, "PW_COUNTER": str(workdir / COUNTER)}  # this copy's pw.x runs, not the original's
-    run = subprocess.run(
-        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=counting,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    counting = run_copy(workdir)
     return ValidatedRun(workdir, planned, len(started), counting)
 
 
@@ -370,16 +377,7 @@ def test_per_iteration_validation_is_the_stopping_rule(uninterrupted: Path, tmp_
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     planned = dry_run(workdir)
     assert re.search(r"validate_iteration\s+1", planned), planned[-2000:]
-    counting = {**os.environ, "PW_COUNTER": str(workdir / COUNTER)}  # this copy's pw.x runs, not the original's
-    run = subprocess.run(
-        [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=counting,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run_copy(workdir)
     table = ValidationReport.read(workdir / "results/iter_0/validation/validation.json")
     assert [row.quantity for row in table.judged] == ["lattice constant a (conventional cubic)", "bulk modulus B"]
     assert all(row.mark == "pass" for row in table.judged)

@@ -140,7 +140,7 @@ def ridge_covariance(matrix: np.ndarray, target: np.ndarray, ridge: float, coeff
     lhs, norms = _normal_equations(matrix, ridge)
     inverse = np.linalg.inv(lhs)
     scaled = matrix / norms
-    effective = float(np.trace(scaled @ inverse @ scaled.T)) if scaled.shape[0] < 20000 else float(scaled.shape[1])
+    effective = float(np.sum(inverse * (scaled.T @ scaled)))  # trace(S (S'S + l)^-1 S'), without the rows x rows matrix
     residual = float(np.sum((matrix @ coefficients - target) ** 2))
     sigma2 = residual / max(1.0, scaled.shape[0] - effective)
     return sigma2 * inverse / np.outer(norms, norms)
