@@ -1,4 +1,4 @@
-"""The whole loop through Snakemake on a tiny Si case, uninterrupted and killed at three points.
+"""The whole loop through Snakemake on a tiny Si case, uninterrupted and killed at four points.
 
 Real everything: CHGNet exploration, DIRECT, pw.x labels, pacemaker members, committee MD; scaled down
 (8-atom cells, 20 BFGS steps) so that one loop runs in a couple of minutes on 2 cores. The threshold is
@@ -501,31 +501,53 @@ def is_committee_md(pid: int, command: list[str]) -> bool:
     return any(part.endswith("simulate_md.py") for part in command)
 
 
-@pytest.mark.parametrize(
-    ("moment", "matches", "settle_s"),
-    [("label", is_pw_mid_scf, 0.0), ("training", is_member_mid_export, 0.0), ("simulate", is_committee_md, 1.0)],
-)
-def test_killed_run_resumes_without_repeating_dft(
-    uninterrupted: Path, tmp_path: Path, moment: str, matches: object, settle_s: float
-) -> None:
+def is_ingesting(pid: int, command: list[str]) -> bool:
+    return any(part.endswith("ingest.py") for part in command)
+
+
+# The moments of a node failure, in the order the run reaches them: a pw.x run mid-SCF (iteration 0), the ingest of
+# iteration 0's labels into the database, a member in pacemaker's export, a committee MD job.
+KILL_MOMENTS = [
+    ("label", is_pw_mid_scf, 0.0),
+    ("ingest", is_ingesting, 1.0),
+    ("training", is_member_mid_export, 0.0),
+    ("simulate", is_committee_md, 1.0),
+]
+
+
+def unlock(workdir: Path) -> None:
+    """What a user does after a node failure when Snakemake says the folder is locked."""
+    command = [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2", "--unlock"]
+    subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_run_killed_at_four_moments_resumes_without_repeating_dft(uninterrupted: Path, tmp_path: Path) -> None:
+    """One run killed four times (each a node failure: every process frozen, then SIGKILLed), each time started again
+    with the same command until the next moment comes, then finished: no pw.x run completed twice, as many as
+    without the kills, and the same labels and committee as the uninterrupted run."""
     write_loop_config(tmp_path)
-    process = run_pipeline(tmp_path)
-    try:
-        killed_in = kill_when(process, matches, settle_s)
-        deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously
-        while (survivors := {pid: " ".join(argv(pid)) for pid in processes_in(tmp_path)}) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        stop_run(process, tmp_path)
-    assert not survivors, f"processes of the run survived the kill (the test did not simulate a node failure): {survivors}"
-    plan = dry_run(tmp_path)  # a dry run still plans the rest of the run
-    assert "Job stats" in plan or "jobs" in plan, plan[-2000:]
+    killed_in = {}
+    for moment, matches, settle_s in KILL_MOMENTS:
+        process = run_pipeline(tmp_path)
+        try:
+            killed_in[moment] = kill_when(process, matches, settle_s)
+            deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously
+            while (survivors := {pid: " ".join(argv(pid)) for pid in processes_in(tmp_path)}) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            stop_run(process, tmp_path)
+        assert not survivors, f"processes survived the kill during {moment} (no node failure simulated): {survivors}"
+        plan = dry_run(tmp_path)  # a dry run still plans the rest of the run
+        assert "Job stats" in plan or "jobs" in plan, plan[-2000:]
+        _, completed = pw_runs(tmp_path)
+        assert len(completed) == len(set(completed)), f"a pw.x run was repeated after the kill during {moment}"
+        unlock(tmp_path)
     resume(tmp_path)
     assert (tmp_path / "results/final/committee.json").is_file() and (tmp_path / "results/iter_1/models/committee.json").is_file()
     _, completed = pw_runs(tmp_path)
     _, reference = pw_runs(uninterrupted)
-    assert len(completed) == len(set(completed)), f"a pw.x run was repeated after the kill ({moment}, {killed_in})"
-    assert len(completed) == len(reference), f"{len(completed)} pw.x runs with a kill during {moment}, {len(reference)} without"
+    assert len(completed) == len(set(completed)), f"a pw.x run was repeated after the kills ({killed_in})"
+    assert len(completed) == len(reference), f"{len(completed)} pw.x runs with the kills, {len(reference)} without"
     assert "Nothing to be done" in dry_run(tmp_path)
     assert_same_run(uninterrupted, tmp_path)
 
