@@ -23,8 +23,9 @@ from mlip_autopipec.config.models import (
     TrainConfig,
     ValidationConfig,
 )
+from mlip_autopipec.config.profiles import merge_profile, profile_overrides
 from mlip_autopipec.data.atomic_io import atomic_write_text
-from mlip_autopipec.dft.espresso.pseudopotentials import resolve_family
+from mlip_autopipec.dft.espresso.pseudopotentials import OFFLINE_PBE_FAILURES, resolve_family
 from mlip_autopipec.errors import ConfigError
 from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import is_metallic, parse_composition
@@ -41,9 +42,22 @@ class ConfigExpander:
     """Turns a ``MinimalConfig`` into a ``FullConfig``; each heuristic choice carries its ``why``."""
 
     def __init__(self, minimal: MinimalConfig) -> None:
-        self.minimal = minimal
         self.amounts = parse_composition(minimal.composition)
         self.elements = sorted(self.amounts)
+        self.minimal = self._with_profile(minimal)
+
+    def _with_profile(self, minimal: MinimalConfig) -> MinimalConfig:
+        """The user's config with the profile's values where the user set nothing, each with the profile's reason."""
+        metallic = is_metallic(self.elements)
+        values, reasons = profile_overrides(minimal.profile, metallic, alloy=metallic and len(self.elements) > 1)
+        if not values:
+            return minimal
+        user = minimal.model_dump(exclude_unset=True)
+        merged = merge_profile(user, values)
+        for section, why in reasons.items():
+            set_by_user = user.get(section) or {}
+            merged[section]["why"] = {**{k: v for k, v in why.items() if k not in set_by_user}, **set_by_user.get("why", {})}
+        return MinimalConfig.model_validate(merged)
 
     def expand(self) -> FullConfig:
         m = self.minimal
@@ -216,6 +230,14 @@ class ConfigExpander:
         user = self.minimal.dft or {}
         dft = self._validated_section(DFTConfig, user, "dft")
         why: dict[str, str] = {}
+        troubled = {el: OFFLINE_PBE_FAILURES[el] for el in self.elements if el in OFFLINE_PBE_FAILURES}
+        if troubled and "functional" not in user and not dft.pseudo_dir and dft.pseudo_family == "auto":
+            dft.functional = "PBEsol"
+            why["functional"] = (
+                "PBEsol: the offline PBE set's "
+                + "; ".join(f"{el} file gives {problem} in pw.x 6.7" for el, problem in troubled.items())
+                + " (give dft.pseudo_dir, e.g. an SSSP folder, to use PBE)"
+            )
         family = resolve_family(dft.pseudo_family, self.elements, dft.pseudo_dir, dft.functional)
         dft.pseudo_family = family.name
         dft.pseudopotentials = {el: f.path.name for el, f in family.files.items()}

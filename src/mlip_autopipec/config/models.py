@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlip_autopipec.config.profiles import PROFILE_DESCRIPTION, Profile
+
 Ensemble = Literal["nvt", "npt"]
 Device = Literal["auto", "cpu", "cuda"]
 DEVICE_DESCRIPTION = (
@@ -33,6 +35,7 @@ class MinimalConfig(StrictModel):
     """What a user writes: a composition and, optionally, conditions, budget and overrides."""
 
     composition: str = Field(description="Chemical formula, e.g. 'Si', 'FePt', 'Fe0.5Pt0.5', 'H2O'.")
+    profile: Profile = Field(default="production", description=PROFILE_DESCRIPTION)
     temperatures: list[float] | None = Field(default=None, description="Target temperatures in K.")
     pressure: float | None = Field(default=None, description="Target pressure in GPa.")
     dft_budget: int | None = Field(default=None, gt=0, description="Most DFT labels the whole run may compute.")
