@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from mlip_autopipec.commands.run import find_snakefile
 from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.errors import UserInputError
 from mlip_autopipec.report import SNAKEMAKE_REPORT, build_report, report_folder
+from mlip_autopipec.workflow_files import find_snakefile
 
 
 def snakemake_report_command(config_path: Path, target: Path) -> list[str]:

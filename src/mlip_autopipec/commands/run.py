@@ -1,8 +1,7 @@
-"""`mlip-pipe run`: validate the config, then hand over to Snakemake with the packaged workflow."""
+"""`mlip-pipe run`: validate the config, then hand over to Snakemake with the packaged workflow (workflow_files.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,29 +10,21 @@ import click
 
 from mlip_autopipec.active_learning.outcome import run_outcome
 from mlip_autopipec.config.expander import expand_config
-from mlip_autopipec.errors import ConfigError
-
-
-def find_snakefile() -> Path:
-    """The workflow's Snakefile: $MLIP_AUTOPIPE_WORKFLOW, else the source tree this package was installed from."""
-    candidates = []
-    if os.environ.get("MLIP_AUTOPIPE_WORKFLOW"):
-        candidates.append(Path(os.environ["MLIP_AUTOPIPE_WORKFLOW"]))
-    candidates.append(Path(__file__).resolve().parents[3] / "workflow" / "Snakefile")
-    candidates.append(Path.cwd() / "workflow" / "Snakefile")
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(
-        "workflow: cannot find workflow/Snakefile; install the package from its source tree (pip install -e .) "
-        "or set MLIP_AUTOPIPE_WORKFLOW to the Snakefile"
-    )
+from mlip_autopipec.workflow_files import BUNDLE, find_profile, find_snakefile
 
 
 def snakemake_command(config_path: Path, cores: int, profile: str | None, dry_run: bool, extra: tuple[str, ...]) -> list[str]:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(find_snakefile()), "--configfile", str(config_path)]
     # Without a profile, the settings profiles/local gives: a killed run resumes with the same command.
-    command += ["--profile", profile] if profile else ["--cores", str(cores), "--rerun-incomplete", "--keep-going"]
+    if profile:  # 'slurm' or 'profiles/slurm': the project's copy, else the shipped one
+        found = find_profile(profile, Path.cwd())
+        if Path(found).is_relative_to(BUNDLE):
+            click.echo(
+                f"note: no profiles/{Path(found).name} here; using the shipped {found} (copy it here to edit it)", err=True
+            )
+        command += ["--profile", found]
+    else:
+        command += ["--cores", str(cores), "--rerun-incomplete", "--keep-going"]
     if dry_run:
         command.append("--dry-run")
     return command + list(extra)
@@ -42,7 +33,11 @@ def snakemake_command(config_path: Path, cores: int, profile: str | None, dry_ru
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("--config", "config_path", default="config/config.yaml", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--cores", "-c", default=2, show_default=True, help="Cores for local runs (ignored with --profile).")
-@click.option("--profile", default=None, help="Snakemake profile, e.g. profiles/slurm.")
+@click.option(
+    "--profile",
+    default=None,
+    help="Snakemake profile: slurm or local (this folder's profiles/NAME, else the shipped one), or a folder.",
+)
 @click.option("--dry-run", "-n", is_flag=True, help="Show the plan without running anything.")
 @click.argument("snakemake_args", nargs=-1, type=click.UNPROCESSED)
 def run(config_path: str, cores: int, profile: str | None, dry_run: bool, snakemake_args: tuple[str, ...]) -> None:
