@@ -167,20 +167,17 @@ def test_every_job_got_what_the_profile_promises(slurm_run: SlurmRun, capsys: py
     assert rules.count("label") == LABELS and rules.count("train_member") == COMMITTEE_SIZE, rules
     assert {"import_structures", "train_plan", "train_committee"} <= set(rules)
     defaults = slurm_run.profile["default-resources"]
-    label_set = slurm_run.profile["set-resources"]["label"]
     for job in jobs:
         rule, promised = rule_of(job), slurm_run.promised[job["JobID"]]
         where = f"job {job['JobID']} ({rule})"
         assert job["State"] == "COMPLETED", where
         assert job["Partition"] == defaults["slurm_partition"], where
         assert minutes(job["TimeLimit"]) == int(promised["runtime"]), where
+        # every job's memory is its rule's resources.<rule>.mem_mb from the expanded config (tests/test_resources.py)
+        assert megabytes(job["MinMemory"]) == tres_memory(job["TresAlloc"]) == int(promised["mem_mb"]), where
+        assert int(job["NumTasks"]) == (MPI_TASKS if rule == "label" else 1), where
         if rule == "label":
-            assert int(job["NumTasks"]) == MPI_TASKS == int(promised["tasks"]), where
-            assert megabytes(job["MinMemory"]) == label_set["mem_mb_per_cpu"], where  # per CPU, as the profile says
-            assert tres_memory(job["TresAlloc"]) == MPI_TASKS * label_set["mem_mb_per_cpu"], where
-        else:
-            assert int(job["NumTasks"]) == 1, where
-            assert megabytes(job["MinMemory"]) == tres_memory(job["TresAlloc"]) == int(promised["mem_mb"]), where
+            assert MPI_TASKS == int(promised["tasks"]), where
 
 
 def test_pw_x_ran_under_srun_with_two_tasks(slurm_run: SlurmRun) -> None:

@@ -10,7 +10,6 @@ from mlip_autopipec.data.records import IterationStatus
 from mlip_autopipec.data.structure_files import structure_ids_in_file
 from mlip_autopipec.dft.espresso.pseudopotentials import OFFLINE_FAMILIES
 from mlip_autopipec.errors import UserInputError
-from mlip_autopipec.potentials.device import slurm_gpus
 
 try:
     FULL = expand_config(config)
@@ -49,9 +48,11 @@ def explored_frames():
     )
 
 
-def torch_gpus(torch_models=True):
-    """GPUs the job asks the scheduler for: one when its torch models run on `device: cuda`, else none."""
-    return slurm_gpus(FULL.device, torch_models)
+def request(rule, key):
+    """One value of the expanded config's `resources` entry for `rule` (or its `default` entry): threads, tasks,
+    mem_mb, runtime (minutes) or gpus. Resources are not params, so changing one reruns nothing."""
+    entry = getattr(FULL.resources, rule) if rule in type(FULL.resources).model_fields else FULL.resources.default
+    return getattr(entry, key)
 
 
 def section(name):

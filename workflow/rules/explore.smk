@@ -13,9 +13,12 @@ rule explore:
         explore=used("explore", "steps", "supercell_atoms", "surrogate", "surrogate_model", "timestep_fs", "pressures"),
         seed=FULL.seed,
         version=VERSION,
-    threads: 1
+    threads: request("explore", "threads")
     resources:
-        gpu=torch_gpus(),
+        cpus_per_task=request("explore", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("explore", "mem_mb"),
+        runtime=request("explore", "runtime"),
+        gpu=request("explore", "gpus"),
     conda:
         "../../envs/pipeline.yaml"
     script:

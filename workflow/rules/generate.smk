@@ -37,7 +37,11 @@ rule generate:
         ),
         surrogate={"name": FULL.explore.surrogate, "model": FULL.explore.surrogate_model},
         version=VERSION,
-    threads: 2
+    threads: request("generate", "threads")
+    resources:
+        cpus_per_task=request("generate", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("generate", "mem_mb"),
+        runtime=request("generate", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -13,11 +13,13 @@ rule label:
         label=used("label", *LABEL_KEYS),
         workdir=lambda wildcards: f"results/iter_{wildcards.iteration}/dft/{wildcards.sid}",
         version=VERSION,
-    threads: FULL.label.mpi.ntasks
+    threads: request("label", "threads")
     resources:
-        tasks=FULL.label.mpi.ntasks,
+        tasks=request("label", "tasks"),  # pw.x's MPI ranks (scripts/label_structure.py reads it), one core each
+        cpus_per_task=1,
         mpi="srun",
-        runtime=max(1, int(FULL.label.walltime_s * FULL.label.max_attempts / 60) + 5),
+        mem_mb=request("label", "mem_mb"),
+        runtime=request("label", "runtime"),
     retries: 1
     conda:
         "../../envs/pipeline.yaml"

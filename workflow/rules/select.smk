@@ -15,6 +15,11 @@ rule import_structures:
     params:
         elements=FULL.elements,
         version=VERSION,
+    threads: request("default", "threads")
+    resources:
+        cpus_per_task=request("default", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("default", "mem_mb"),
+        runtime=request("default", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -35,6 +40,11 @@ checkpoint select:
         elements=FULL.elements,
         seed=FULL.seed,
         version=VERSION,
+    threads: request("default", "threads")
+    resources:
+        cpus_per_task=request("default", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("default", "mem_mb"),
+        runtime=request("default", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -18,8 +18,12 @@ rule simulate_md:
         ),
         seed=FULL.seed,
         version=VERSION,
+    threads: request("simulate_md", "threads")
     resources:
-        gpu=torch_gpus(FULL.train.backend == "mace"),
+        cpus_per_task=request("simulate_md", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("simulate_md", "mem_mb"),
+        runtime=request("simulate_md", "runtime"),
+        gpu=request("simulate_md", "gpus"),
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -55,6 +59,11 @@ checkpoint simulate:
         dft_budget=FULL.dft_budget,
         labels_so_far=lambda wildcards, input: len(input.labels),
         version=VERSION,
+    threads: request("default", "threads")
+    resources:
+        cpus_per_task=request("default", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("default", "mem_mb"),
+        runtime=request("default", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -15,6 +15,11 @@ rule train_plan:
         elements=FULL.elements,
         seed=FULL.seed,
         version=VERSION,
+    threads: request("default", "threads")
+    resources:
+        cpus_per_task=request("default", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("default", "mem_mb"),
+        runtime=request("default", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -30,10 +35,12 @@ rule train_member:
         "logs/train/iter_{iteration}/member_{member}.log",
     params:
         version=VERSION,
-    threads: 1
+    threads: request("train_member", "threads")
     resources:
-        runtime=120,
-        gpu=torch_gpus(FULL.train.backend == "mace"),
+        cpus_per_task=request("train_member", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("train_member", "mem_mb"),
+        runtime=request("train_member", "runtime"),
+        gpu=request("train_member", "gpus"),
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -60,6 +67,11 @@ rule train_committee:
             "active_learning", "uncertainty_percentile", "uncertainty_threshold", "target_force_rmse", "upper_trust_factor"
         ),
         version=VERSION,
+    threads: request("default", "threads")
+    resources:
+        cpus_per_task=request("default", "threads"),  # SLURM --cpus-per-task (the dry run shows it)
+        mem_mb=request("default", "mem_mb"),
+        runtime=request("default", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -20,11 +20,13 @@ rule validate:
         validation=used("validation", *VALIDATION_KEYS),
         skip=[],
         version=VERSION,
-    threads: FULL.label.mpi.ntasks
+    threads: request("validate", "threads")
     resources:
-        tasks=FULL.label.mpi.ntasks,
+        tasks=request("validate", "tasks"),
+        cpus_per_task=1,
         mpi="srun",
-        runtime=240,
+        mem_mb=request("validate", "mem_mb"),
+        runtime=request("validate", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:
@@ -51,11 +53,13 @@ rule validate_iteration:
         validation=used("validation", *VALIDATION_KEYS),
         skip=FULL.validation.iteration_skips,
         version=VERSION,
-    threads: FULL.label.mpi.ntasks
+    threads: request("validate_iteration", "threads")
     resources:
-        tasks=FULL.label.mpi.ntasks,
+        tasks=request("validate_iteration", "tasks"),
+        cpus_per_task=1,
         mpi="srun",
-        runtime=240,
+        mem_mb=request("validate_iteration", "mem_mb"),
+        runtime=request("validate_iteration", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     script:

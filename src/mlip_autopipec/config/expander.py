@@ -18,12 +18,14 @@ from mlip_autopipec.config.models import (
     GenerateConfig,
     LabelConfig,
     MinimalConfig,
+    ResourcesConfig,
     SelectConfig,
     SystemConfig,
     TrainConfig,
     ValidationConfig,
 )
 from mlip_autopipec.config.profiles import merge_profile, profile_overrides
+from mlip_autopipec.config.resources import expand_resources
 from mlip_autopipec.data.atomic_io import atomic_write_text
 from mlip_autopipec.dft.espresso.pseudopotentials import OFFLINE_PBE_FAILURES, resolve_family
 from mlip_autopipec.errors import ConfigError
@@ -67,7 +69,7 @@ class ConfigExpander:
         bonding = self._bonding_for(system)
         explore = self.expand_explore(system, bonding)
         validation = self._validated_section(ValidationConfig, m.validation, "validation")
-        return FullConfig(
+        full = FullConfig(
             composition=m.composition.strip(),
             elements=self.elements,
             seed=m.seed,
@@ -87,6 +89,22 @@ class ConfigExpander:
             label=self._validated_section(LabelConfig, m.label, "label"),
             validation=validation,
         )
+        full.resources = self.expand_resources(full)
+        return full
+
+    def expand_resources(self, full: FullConfig) -> ResourcesConfig:
+        """Derived per-rule requests; a value the user set wins and its ``why`` says so."""
+        user = self.minimal.resources or {}
+        checked = self._validated_section(ResourcesConfig, user, "resources")
+        resources = expand_resources(full)
+        for rule, overrides in user.items():
+            entry = getattr(resources, rule)
+            for key in overrides or {}:
+                if key != "why":
+                    setattr(entry, key, getattr(getattr(checked, rule), key))
+            if overrides:
+                entry.why = f"set by you: {', '.join(f'{k}={v}' for k, v in overrides.items())}; derived: {entry.why}"
+        return resources
 
     def expand_active_learning(self, validation: ValidationConfig) -> ActiveLearningConfig:
         """The loop aims at the accuracy the validation judges: the target force error is its force tolerance."""

@@ -6,6 +6,7 @@ by the expander. Both reject unknown keys, so a typo is an error and never silen
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -54,6 +55,9 @@ class MinimalConfig(StrictModel):
     dft: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'dft' section.")
     label: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'label' section.")
     validation: dict[str, Any] | None = Field(default=None, description="Overrides of the expanded 'validation' section.")
+    resources: dict[str, Any] | None = Field(
+        default=None, description="Overrides of the expanded 'resources' section, per rule, e.g. {label: {mem_mb: 64000}}."
+    )
 
     @field_validator("temperatures")
     @classmethod
@@ -396,6 +400,46 @@ class ValidationConfig(StrictModel):
         return value
 
 
+class RuleResources(StrictModel):
+    """What one job of a rule asks the scheduler for (Snakemake ``threads`` and ``resources``; SLURM's flags)."""
+
+    threads: int = Field(default=1, ge=1, description="CPU cores of one job (Snakemake threads; SLURM --cpus-per-task).")
+    tasks: int = Field(
+        default=1, ge=1, description="MPI ranks of one job, one core each (SLURM --ntasks; pw.x runs this many ranks)."
+    )
+    mem_mb: int = Field(default=2000, ge=100, description="Memory of the whole job in MB (SLURM --mem).")
+    runtime: int = Field(default=60, ge=1, description="Wall-time limit of one job in minutes (SLURM --time).")
+    gpus: int = Field(default=0, ge=0, description="GPUs of one job (SLURM --gpus); 1 only for torch rules under device: cuda.")
+    why: str = Field(default="", description="How the expander derived these numbers from the rest of the config.")
+
+
+# One entry per rule, named as the rule: `validate` shadows pydantic's deprecated BaseModel.validate classmethod,
+# which nothing here calls, so pydantic's warning about it is silenced for this class only.
+warnings.filterwarnings("ignore", message='Field name "validate" in "ResourcesConfig" shadows', category=UserWarning)
+
+
+class ResourcesConfig(StrictModel):
+    """Per-rule requests, derived from the expanded config; resources never trigger reruns (they are not params)."""
+
+    label: RuleResources = Field(default_factory=RuleResources, description="One pw.x run (its recovery ladder included).")
+    validate: RuleResources = Field(  # type: ignore[assignment]  # the rule's name; see the filter above
+        default_factory=RuleResources, description="The delivered committee's validation: its DFT cells and the stability MD."
+    )
+    validate_iteration: RuleResources = Field(
+        default_factory=RuleResources, description="One iteration's validation (validation.iteration_skips left out)."
+    )
+    train_member: RuleResources = Field(default_factory=RuleResources, description="One committee member's fit (ACE or MACE).")
+    explore: RuleResources = Field(default_factory=RuleResources, description="One surrogate MD run (torch model).")
+    simulate_md: RuleResources = Field(default_factory=RuleResources, description="One committee MD (or kMC) run.")
+    generate: RuleResources = Field(
+        default_factory=RuleResources, description="Initial structures (surrogate relaxation, SQS annealing)."
+    )
+    default: RuleResources = Field(
+        default_factory=RuleResources,
+        description="Every other rule (select, import_structures, train_plan, train_committee, the simulate checkpoint).",
+    )
+
+
 class FullConfig(StrictModel):
     """Every parameter of a run, each with a value; written to results/exec_config_dump.yaml."""
 
@@ -417,3 +461,4 @@ class FullConfig(StrictModel):
     dft: DFTConfig = Field(default_factory=DFTConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
