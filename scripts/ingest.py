@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from mlip_autopipec.data.ingest import ingest_iteration
-from mlip_autopipec.errors import LabelBatchFailed
+from mlip_autopipec.errors import UserInputError
 from mlip_autopipec.joblog import job_logger
 
 snakemake = globals()["snakemake"]
@@ -19,8 +19,8 @@ try:
         stop_fraction=float(snakemake.params.stop_fraction),
         stop_min_labels=int(snakemake.params.stop_min_labels),
     )
-except LabelBatchFailed as error:  # most labels failed for one reason: stop with one line, the database untouched
+    log.info("ingested: %s", summary.model_dump())
+    summary.write(snakemake.output.summary)
+except UserInputError as error:  # most labels failed for one reason, a damaged file, the index locked: one line
     log.error("%s", error)
     sys.exit(error.exit_code)
-log.info("ingested: %s", summary.model_dump())
-summary.write(snakemake.output.summary)

@@ -13,6 +13,7 @@ from mlip_autopipec.dft.engine import (
     CONVERGED,
     CRASHED,
     MISSING_FORCES,
+    OUTPUT_LOST,
     SCF_NOT_CONVERGED,
     TRUNCATED,
     WALLTIME_EXCEEDED,
@@ -60,10 +61,13 @@ def test_unconverged_scf_is_not_ok_although_job_done_is_printed() -> None:
     assert not classify_pw_output(text, 0).ok
 
 
-def test_output_cut_in_half_is_truncated() -> None:
+def test_output_cut_in_half_is_truncated_or_lost() -> None:
+    """Cut short with exit code 0 (pw.x 6.7 on a full disk) the file system lost it: an environment failure, never
+    the structure's; with no exit code known it is a truncation the ladder retries."""
     text = _text("converged")
-    outcome = classify_pw_output(text[: len(text) // 2], returncode=0)
-    assert outcome.status == TRUNCATED
+    lost = classify_pw_output(text[: len(text) // 2], returncode=0)
+    assert lost.status == OUTPUT_LOST and "exit code 0" in lost.reason and next_rung(0, lost) is None
+    assert classify_pw_output(text[: len(text) // 2], returncode=None).status == TRUNCATED
 
 
 def test_our_wall_time_kill_wins_over_everything() -> None:

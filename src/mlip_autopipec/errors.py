@@ -31,6 +31,22 @@ class EnvironmentFailure(UserInputError):
     exit_code = 3
 
 
+class DiskFull(EnvironmentFailure):
+    """A write found no space left (or the quota spent): the message names the file and the mount point to free."""
+
+
+class DatabaseUnavailable(EnvironmentFailure):
+    """The SQLite index cannot be written (locked by another program, corrupt, on a full disk): one line naming it.
+
+    Why an environment failure: the labels are in their files and the label cache; only the index is out of reach.
+    """
+
+
+class CorruptRunFile(UserInputError):
+    """A file the workflow wrote earlier (in ``results/`` or the label cache) no longer reads back: the message names
+    it and says that deleting it lets Snakemake write it again (a label comes back from the label cache)."""
+
+
 class LabelBatchFailed(UserInputError):
     """Most labels of one iteration failed for one reason: a set-up problem to fix before training on the rest."""
 

@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ase import Atoms
+
 from mlip_autopipec.data.ids import id_digest
+from mlip_autopipec.data.ids import structure_id as content_id
 from mlip_autopipec.data.records import LabelRecord
 
 
@@ -35,15 +38,28 @@ class LabelCache:
 
     def get(self, structure_id: str, dft_hash: str) -> LabelRecord | None:
         """The cached label, also from an entry written under the structure's legacy id (no ``s`` prefix):
-        a finished DFT label is never recomputed because ids changed their spelling."""
+        a finished DFT label is never recomputed because ids changed their spelling.
+
+        A corrupt entry (cut short, edited by hand, another structure's or key's) counts as missing, with a warning
+        naming it: the label job computes the label again and the new entry replaces it, instead of a traceback
+        or a wrong label; every other entry is used as before.
+        """
         for name in dict.fromkeys((structure_id, id_digest(structure_id))):
             path = self.path(name, dft_hash)
             if not path.is_file():
                 continue
             try:
                 record = LabelRecord.read(path)
-            except (ValueError, OSError):
-                return None  # unreadable entry: recompute rather than crash
+                problem = _mismatch(record, structure_id, dft_hash)
+            except (ValueError, OSError) as error:
+                problem = " ".join(str(error).split())[:200]
+            if problem is not None:
+                logging.getLogger(__name__).warning(
+                    "label cache entry %s is corrupt (%s); labelling the structure again, the new label replaces it",
+                    path,
+                    problem,
+                )
+                continue
             return record if record.structure_id == structure_id else record.model_copy(update={"structure_id": structure_id})
         return None
 
@@ -71,6 +87,19 @@ class LabelCache:
 
     def put(self, record: LabelRecord) -> Path:
         return record.write(self.path(record.structure_id, record.dft_hash))
+
+
+def _mismatch(record: LabelRecord, structure_id: str, dft_hash: str) -> str | None:
+    """Why a parsed entry cannot be this key's label (another structure or DFT hash, values missing), or None."""
+    if record.dft_hash != dft_hash:
+        return f"it holds DFT hash {record.dft_hash}, not {dft_hash}"
+    if record.state == "labelled":
+        if record.energy is None or record.forces is None or len(record.forces) != len(record.numbers):
+            return "it is labelled but lacks the energy or a force per atom"
+    atoms = Atoms(numbers=record.numbers, positions=record.positions, cell=record.cell, pbc=record.pbc)
+    if id_digest(content_id(atoms)) != id_digest(structure_id):  # the digest: legacy ids have no prefix
+        return "its structure is not the one it is filed under"
+    return None
 
 
 _NO_FLOCK = {errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK, errno.EINVAL}

@@ -11,7 +11,7 @@ from ase.neighborlist import neighbor_list
 
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz
 from mlip_autopipec.data.ids import structure_id
-from mlip_autopipec.errors import StructureFileError
+from mlip_autopipec.errors import CorruptRunFile, StructureFileError
 
 MIN_PAIR_DISTANCE = 0.5
 """Angstrom: two atoms closer than this are a broken file (wrong units, duplicated atom), never physics."""
@@ -93,3 +93,43 @@ def structure_ids_in_file(path: str | Path, allowed_elements: list[str] | None =
     frames = read_structures(path, allowed_elements)
     ids = {structure_id(Atoms(numbers=a.numbers, positions=a.positions, cell=a.cell, pbc=a.pbc)) for a in frames}
     return sorted(ids)
+
+
+def corrupt_run_file(path: str | Path, why: str) -> CorruptRunFile:
+    """The one-line error for a file of ``results/`` that no longer reads back, with the fix: delete it, rerun."""
+    return CorruptRunFile(
+        f"{path} is corrupt ({why}); delete it and rerun: Snakemake writes it again when a job needs it (a label "
+        "comes back from the label cache without running the DFT program)"
+    )
+
+
+def read_run_frames(path: str | Path) -> list[Atoms]:
+    """Every frame of a structure file the workflow wrote (``results/iter_*/user|selected/{id}.extxyz``,
+    ``generated.extxyz``), checked whole; ``CorruptRunFile`` names a damaged one and the fix.
+
+    Why the check: every such file is written atomically and ends with a newline, so a file cut short was damaged
+    after it was written (a full disk, a copy, an editor); ASE reads a file cut inside its last number without a
+    word, as a different structure, and raises a bare XYZError on other cuts.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as error:
+        raise corrupt_run_file(path, error.strerror or str(error)) from None
+    if not text.strip():
+        raise corrupt_run_file(path, "it is empty")
+    if not text.endswith(b"\n"):
+        raise corrupt_run_file(path, "it is cut short: no newline at its end")
+    try:
+        frames = ase.io.read(path, index=":", format="extxyz")
+    except Exception as error:  # ASE raises many types for damaged files
+        raise corrupt_run_file(path, f"{type(error).__name__}: {' '.join(str(error).split())[:160]}") from None
+    frames = frames if isinstance(frames, list) else [frames]
+    if not frames or any(len(atoms) == 0 for atoms in frames):
+        raise corrupt_run_file(path, "it holds a frame without atoms")
+    return frames
+
+
+def read_run_structure(path: str | Path) -> Atoms:
+    """The one structure of a file the workflow wrote (the last frame, as ``ase.io.read``), checked whole."""
+    return read_run_frames(path)[-1]

@@ -31,6 +31,11 @@ MISSING_STRESS = "missing_stress"
 WALLTIME_EXCEEDED = "walltime_exceeded"
 NOT_RUN = "not_run"
 LAUNCH_FAILED = "launch_failed"  # the program never started (launcher, MPI, loader): the label job stops, nothing is cached
+OUTPUT_LOST = "output_lost"  # the program ended normally (exit 0) but its output lacks its end: the file system lost it
+DISK_FULL = "disk_full"  # the run ended early on a full disk (or quota)
+ENVIRONMENT_FAILURES = (LAUNCH_FAILED, OUTPUT_LOST, DISK_FULL)
+"""Outcomes that are the machine's fault, never the structure's: the label job stops with one line, tries no ladder
+rung and caches nothing, so the same structure is labelled normally once the machine is fixed."""
 
 SCRATCH_FOLDER = "scratch"
 """Folder beside the ``attempt_{n}`` folders where an engine keeps what one attempt hands the next (e.g. a charge density)."""

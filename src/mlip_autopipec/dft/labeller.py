@@ -4,8 +4,9 @@ Code-neutral: the ladder loop, the cache and its lock, and the label record live
 does at each step (input, run, verdict, next rung, results) comes from a ``dft.engine.LabellingEngine``,
 Quantum ESPRESSO unless told otherwise. An unconverged SCF is never stored as a label: after the ladder
 the record says ``failed`` with the reason, and the workflow goes on with the other structures. A program
-that never started (launcher, MPI, loader) is no verdict on the structure: the job raises
-``EnvironmentFailure`` at once, with no ladder rung and nothing cached.
+that never started (launcher, MPI, loader), an output the file system lost (exit code 0, cut short) or a
+run on a full disk is no verdict on the structure: the job raises ``EnvironmentFailure`` at once, with no
+ladder rung and nothing cached.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from mlip_autopipec.data.label_cache import LabelCache
 from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.dft.engine import (
     CRASHED,
-    LAUNCH_FAILED,
+    ENVIRONMENT_FAILURES,
     MISSING_FORCES,
     MISSING_STRESS,
     NOT_RUN,
+    OUTPUT_LOST,
     SCRATCH_FOLDER,
     TRUNCATED,
     WALLTIME_EXCEEDED,
@@ -35,7 +37,8 @@ from mlip_autopipec.dft.engine import (
     RunOutcome,
     get_engine,
 )
-from mlip_autopipec.errors import EnvironmentFailure
+from mlip_autopipec.disk import describe_disk, is_disk_full
+from mlip_autopipec.errors import DiskFull, EnvironmentFailure
 
 
 def dft_hash(dft: DFTConfig, engine: LabellingEngine | None = None) -> str:
@@ -58,8 +61,16 @@ def run_attempt(
 
     Returns the verdict and the wall time of the process in seconds.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    engine.write_input(atoms, dft, directory, overrides, restart, label.walltime_s)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        engine.write_input(atoms, dft, directory, overrides, restart, label.walltime_s)
+    except OSError as error:
+        if is_disk_full(error):  # a full disk before the program starts: one line, as after it
+            raise DiskFull(
+                f"no space left to write the DFT input in {directory} on {describe_disk(directory)}: an environment "
+                "failure, not a DFT one, so nothing was cached; free space there, then rerun"
+            ) from None
+        raise
     process = engine.run(atoms, dft, label, directory, ntasks, pass_fds)
     return engine.classify(directory, process, atoms), process.wall_time_s
 
@@ -141,7 +152,12 @@ def _compute_label(
         if directory.exists():
             shutil.rmtree(directory)
         outcome, seconds = run_attempt(engine, atoms, dft, label, directory, overrides, restart, ntasks, pass_fds)
-        if outcome.status == LAUNCH_FAILED:
+        if outcome.status in ENVIRONMENT_FAILURES:
+            if outcome.status == OUTPUT_LOST:
+                raise EnvironmentFailure(
+                    f"{sid}: {outcome.reason} (output in {directory}): an environment failure, not a DFT one, so "
+                    "nothing was cached; check free disk space and quota where the run folder is, then rerun"
+                )
             raise EnvironmentFailure(outcome.reason)  # before any record exists: nothing can reach the cache
         if outcome.status in (MISSING_FORCES, MISSING_STRESS):
             # The pipeline itself asks for forces and stress: their absence after a converged SCF is a truncated

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlip_autopipec.config.models import MPIConfig
+from mlip_autopipec.disk import describe_disk, disk_is_nearly_full
 
 
 @dataclass(frozen=True)
@@ -95,22 +96,39 @@ def run_process(
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
-            for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 30.0)):
-                try:
-                    os.killpg(process.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    process.wait(timeout=grace)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            returncode = process.returncode
+            returncode = _stop_group(process)
         except BaseException:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise
     return ProcessResult(returncode, timed_out, time.monotonic() - start, tuple(argv), launcher)
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> int:
+    """SIGTERM the process group, give it ``grace_s``, then SIGKILL whatever is left of the group, and reap the leader.
+
+    Why SIGKILL even after the leader died of the SIGTERM: a hung rank, a stopped process or a child that ignores
+    SIGTERM would live on without it, holding the label cache's lock (it inherits the descriptor) so that every later
+    job for the structure waits for it. The leader is watched without being reaped (``WNOWAIT``), so its group id
+    cannot pass to an unrelated process before the SIGKILL.
+    """
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if hasattr(os, "waitid"):
+            if os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                break
+        elif process.poll() is not None:
+            break
+        time.sleep(0.05)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return process.wait()
 
 
 # What a launcher, MPI library or loader prints when the program never starts, and the fix for each; the first
@@ -190,6 +208,28 @@ def _diagnosis(process: ProcessResult, output: str, errors: str) -> tuple[str, s
     if code in (126, 127) or not (output.strip() or signalled):
         return _first_line(errors), _GENERIC_FIX
     return None
+
+
+_DISK_FULL_WORDS = re.compile(r"No space left on device|Disk quota exceeded|disk is full", re.IGNORECASE)
+
+
+def disk_failure(process: ProcessResult, directory: Path, output: str, errors: str) -> str | None:
+    """One line naming the disk and the fix when a run that did not succeed had no room to write; else None.
+
+    Why also by free space, not only by the words: pw.x 6.7 says nothing on a full disk, it exits 0 with its output
+    empty or cut at a buffer boundary, which would otherwise read as "never started" or as a DFT failure.
+    """
+    if process.timed_out:
+        return None
+    evidence = _evidence(_DISK_FULL_WORDS.pattern, f"{errors}\n{output}")
+    if evidence is None and not disk_is_nearly_full(directory):
+        return None
+    said = f"; it said: {evidence}" if evidence else ""
+    return (
+        f"{process.program} ended early (exit code {process.returncode}) with no room to write in {directory}, on "
+        f"{describe_disk(directory)}{said}: an environment failure, not a DFT one, so nothing was cached; "
+        "fix: free space there (or move the run folder to a larger disk), then rerun"
+    )
 
 
 def launch_failure(process: ProcessResult, output: str, errors: str, started: bool) -> str | None:

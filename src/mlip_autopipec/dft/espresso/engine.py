@@ -12,7 +12,7 @@ from typing import Any
 from ase import Atoms
 
 from mlip_autopipec.config.models import DFTConfig, LabelConfig
-from mlip_autopipec.dft.engine import LAUNCH_FAILED, SCF_NOT_CONVERGED, WALLTIME_EXCEEDED, LabelResults, RunOutcome
+from mlip_autopipec.dft.engine import DISK_FULL, LAUNCH_FAILED, SCF_NOT_CONVERGED, WALLTIME_EXCEEDED, LabelResults, RunOutcome
 from mlip_autopipec.dft.espresso.inputs import (
     ERROR_NAME,
     INPUT_NAME,
@@ -25,7 +25,7 @@ from mlip_autopipec.dft.espresso.inputs import (
 from mlip_autopipec.dft.espresso.pw_output import classify_pw_output, read_pw_results
 from mlip_autopipec.dft.espresso.recovery import LADDER, next_rung, rung_overrides
 from mlip_autopipec.dft.kpoints import kpoint_mesh
-from mlip_autopipec.dft.runner import ProcessResult, launch_failure, mpi_prefix, run_process
+from mlip_autopipec.dft.runner import ProcessResult, disk_failure, launch_failure, mpi_prefix, run_process
 
 BANNER = "Program PWSCF"
 """The first line pw.x prints once MPI is up: without it, pw.x never started."""
@@ -60,13 +60,20 @@ class QuantumEspresso:
         return run_process(argv, directory, out, err, label.walltime_s, pass_fds, launcher=tuple(launch))
 
     def classify(self, directory: Path, process: ProcessResult, atoms: Atoms) -> RunOutcome:
-        """A launch failure (pw.x never printed its banner, the launcher or loader said why) before any DFT verdict."""
+        """A full disk, then a launch failure (pw.x never printed its banner, the launcher or loader said why), before
+        any DFT verdict: on a full disk pw.x exits 0 with an empty output, which would otherwise read as never started."""
         text = (directory / OUTPUT_NAME).read_text(errors="replace")
         errors = (directory / ERROR_NAME).read_text(errors="replace") if (directory / ERROR_NAME).is_file() else ""
         failure = launch_failure(process, text, errors, started=BANNER in text)
         if failure is not None:
-            return RunOutcome(LAUNCH_FAILED, f"{failure} (output in {directory})")
-        return classify_pw_output(text, process.returncode, process.timed_out, periodic=bool(atoms.get_pbc().any()))
+            outcome = RunOutcome(LAUNCH_FAILED, f"{failure} (output in {directory})")
+        else:
+            outcome = classify_pw_output(text, process.returncode, process.timed_out, periodic=bool(atoms.get_pbc().any()))
+        if not outcome.ok:
+            full = disk_failure(process, directory, text, errors)
+            if full is not None:
+                return RunOutcome(DISK_FULL, full, outcome.scf_iterations)
+        return outcome
 
     def rung_name(self, rung: int) -> str:
         return LADDER[rung].name

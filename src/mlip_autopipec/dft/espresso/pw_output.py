@@ -3,7 +3,8 @@
 Every failure mode is told apart from the text, the exit code and whether we killed the run:
 an SCF that did not converge although pw.x printed JOB DONE, an error stop (``Error in routine``,
 whose routine the outcome carries for the recovery ladder), a crash without a message, an output cut
-short, a run without forces, an exceeded wall time, and a converged run with a ghost state.
+short by a killed process (a signal) or lost by the file system (exit code 0), a run without forces,
+an exceeded wall time, and a converged run with a ghost state.
 
 The values are read by our own parser from the printed energy, forces, stress and magnetisation, never
 from the band energies: ASE 3.29's ``espresso-out`` reader parses every band and asserted
@@ -23,6 +24,7 @@ from mlip_autopipec.dft.engine import (
     CRASHED,
     MISSING_FORCES,
     MISSING_STRESS,
+    OUTPUT_LOST,
     SCF_NOT_CONVERGED,
     TRUNCATED,
     WALLTIME_EXCEEDED,
@@ -72,6 +74,16 @@ def classify_pw_output(text: str, returncode: int | None = 0, timed_out: bool = 
         )
     if returncode not in (0, None):
         return RunOutcome(CRASHED, f"pw.x exited with code {returncode} without an error message", last_iteration)
+    if "JOB DONE." not in text and returncode == 0:
+        # pw.x prints JOB DONE on every normal end and exits non-zero on an error stop, so an exit code of 0 with the
+        # output cut short means the file system lost its tail (pw.x 6.7 on a full disk does exactly this: exit 0,
+        # output cut at a buffer boundary): the machine's fault, which no ladder rung and no cached failure may hide.
+        return RunOutcome(
+            OUTPUT_LOST,
+            f"pw.x ended normally (exit code 0) but its output ends before JOB DONE (after {last_iteration or 0} SCF "
+            "iterations): the file system lost the rest of it (a full disk or quota, a network file system)",
+            last_iteration,
+        )
     if "JOB DONE." not in text:
         return RunOutcome(
             TRUNCATED,

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlip_autopipec.dft.engine import (
     CRASHED,
-    LAUNCH_FAILED,
+    ENVIRONMENT_FAILURES,
     MISSING_FORCES,
     MISSING_STRESS,
     SCF_NOT_CONVERGED,
@@ -60,8 +60,8 @@ LADDER: tuple[Rung, ...] = (
 def next_rung(current: int, outcome: RunOutcome) -> int | None:
     """Index of the rung for the next attempt, or None when retrying cannot help."""
     status = outcome.status
-    if status == LAUNCH_FAILED:
-        return None  # pw.x never started: the machine or label.mpi is at fault, no DFT parameter can help
+    if status in ENVIRONMENT_FAILURES:
+        return None  # pw.x never started, or the disk lost its output: the machine is at fault, no DFT parameter can help
     if status in (MISSING_FORCES, MISSING_STRESS):
         return None  # a setup bug, not a numerical failure: retrying gives the same output
     # The keywords name diagonalisation routines and the words of their messages; the reason holds both.
