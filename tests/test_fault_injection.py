@@ -30,8 +30,9 @@ from ase import Atoms
 from conftest import FAST_SI_DFT, LABELLED, copy_run, small_si_structures, snakemake, write_config
 from mlip_autopipec.data.database import WAIT_ENV, structure_id_of
 from mlip_autopipec.data.ids import structure_id
-from mlip_autopipec.data.ingest import ingest_iteration
+from mlip_autopipec.data.ingest import ingest_iteration, restore_index
 from mlip_autopipec.data.records import LabelRecord
+from mlip_autopipec.errors import CorruptRunFile, DatabaseUnavailable
 
 pytestmark = [pytest.mark.workflow, pytest.mark.dft, pytest.mark.usefixtures("pw_available")]
 
@@ -282,6 +283,14 @@ def test_a_corrupt_structure_file_stops_its_job_with_one_line_and_deleting_it_re
     assert record.cache_hit and record.energy == _index(faulted.workdir)[faulted.a][1]
     assert _index(workdir) == _index(faulted.workdir)  # the index never saw the damaged file
 
+    # A label file cut short stops ingest the same way, before the index is touched.
+    label = _label(workdir, faulted.b)
+    label.write_bytes(label.read_bytes()[:-40])
+    with pytest.raises(CorruptRunFile) as caught:
+        ingest_iteration(workdir / "results/database.db", 0, [], [label])
+    assert str(caught.value).startswith(f"{label} is corrupt (") and "delete it and rerun" in str(caught.value)
+    assert _index(workdir) == _index(faulted.workdir)
+
 
 # ---------------------------------------------------------------- 5: the database locked, the database deleted
 
@@ -327,6 +336,14 @@ def test_a_deleted_database_is_rebuilt_from_the_label_files(faulted: Run, tmp_pa
     (workdir / "results/database.db").unlink()
     summary = ingest_iteration(workdir / "results/database.db", 1, [], [])
     assert summary.database == {"failed": 2, "labelled": 2} and _index(workdir) == before
+
+    # Overwritten with something that is not SQLite: one line saying to delete it; then it is rebuilt.
+    (workdir / "results/database.db").write_bytes(b"not a database, " * 512)
+    with pytest.raises(DatabaseUnavailable) as caught:
+        ingest_iteration(workdir / "results/database.db", 1, [], [])
+    assert "database.db is not a usable SQLite database" in str(caught.value) and "delete it and rerun" in str(caught.value)
+    (workdir / "results/database.db").unlink()
+    assert restore_index(workdir / "results/database.db") == [0] and _index(workdir) == before
 
 
 # ---------------------------------------------------------------- 6: the disk full
@@ -399,6 +416,8 @@ def test_a_full_disk_stops_with_one_line_keeps_nothing_half_written_and_loses_no
 def test_a_truncated_cache_entry_is_recomputed_with_a_warning_and_the_rest_of_the_cache_is_used(
     faulted: Run, tmp_path: Path
 ) -> None:
+    """A cache entry cut short by hand: the label job says which entry is corrupt, computes that label again (the
+    same energy) and replaces the entry; the other structure asked for again comes from the cache."""
     workdir = _copy(faulted, tmp_path)
     entry = _cache_entry(workdir, faulted.a)
     entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])
