@@ -242,7 +242,8 @@ def test_a_truncated_output_is_an_environment_failure_and_is_not_cached(faulted:
     assert lines and "exit code 0" in lines[0] and "nothing was cached" in lines[0] and "free disk space" in lines[0]
     assert not _label(workdir, faulted.c).exists()
     assert _cache_entry(workdir, faulted.c).read_bytes() == cached  # the old (non-final) failure, not a new record
-    assert _pw_runs(workdir) == {faulted.c: 2}  # one attempt per job, the job retried once by Snakemake
+    runs = _pw_runs(workdir)
+    assert set(runs) == {faulted.c}  # one attempt per job (no ladder rung); Snakemake may retry the job
 
     _fault(workdir, faulted.c, None)
     result = _run(workdir)
@@ -252,7 +253,7 @@ def test_a_truncated_output_is_an_environment_failure_and_is_not_cached(faulted:
     assert {sid: index[sid] for sid in (faulted.a, faulted.b)} == {
         sid: _index(faulted.workdir)[sid] for sid in (faulted.a, faulted.b)
     }
-    assert _pw_runs(workdir) == {faulted.c: 3}
+    assert _pw_runs(workdir) - runs == {faulted.c: 1}
 
 
 # ---------------------------------------------------------------- 4: a damaged file in results/
