@@ -29,6 +29,8 @@ rule generate:
             "sqs_annealing_steps",
             "random_cells",
             "relax_prototype",
+            "prototype_window_ev_per_atom",
+            "search_random_cells",
             "nms_samples_per_temperature",
             "dimer_points",
             "trimer_points",

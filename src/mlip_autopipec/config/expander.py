@@ -154,7 +154,10 @@ class ConfigExpander:
             },
             {
                 "bonding_type": bonding.why,
-                "prototype": prototype.why
+                "prototype": (
+                    f"{prototype.why} (the radius-ratio guess; generation relaxes every prototype of the formula with "
+                    "the surrogate and seeds from the lowest: see generated_summary.json)"
+                )
                 if prototype
                 else "no prototype fits: random packed cells at the expected density (or give 'structures:')",
                 "melting_point_k": melting_why,
@@ -193,6 +196,12 @@ class ConfigExpander:
             else "no structures given: generate them from the composition",
             "target_atoms": atoms_why,
             "rattle_temperatures": "the coolest and hottest MD temperatures bracket the thermal displacements",
+            "relax_prototype": "radius-ratio rules pick the wrong lattice for several common compounds: every prototype "
+            "of the formula is relaxed with the surrogate (cell included) and the lowest seeds the structures",
+            "prototype_window_ev_per_atom": "polymorphs within 50 meV/atom are near the surrogate's energy error: "
+            "seeding them as well keeps the true ground state in the data when the surrogate ranks it second",
+            "search_random_cells": "two random cells relaxed beside the table (random structure search) catch a ground "
+            "state the table lacks for little time: each is a few hundred surrogate steps on about 8 atoms",
         }
         if bonding.bonding_type == "metallic" and len(self.elements) > 1:
             n = len(self.elements)

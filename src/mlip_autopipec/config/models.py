@@ -180,7 +180,17 @@ class GenerateConfig(StrictModel):
     sqs_concentration_shifts: list[float] = Field(default_factory=lambda: [0.0])
     sqs_annealing_steps: int = Field(default=3000, ge=100)
     random_cells: int = Field(default=6, ge=0, description="Random packed cells when no prototype fits.")
-    relax_prototype: bool = Field(default=True, description="Relax the prototype crystal with the surrogate first.")
+    relax_prototype: bool = Field(
+        default=True,
+        description="Relax every candidate crystal (table prototypes, random search) with the surrogate and seed from the "
+        "lowest; false: the radius-ratio prototype, unrelaxed.",
+    )
+    prototype_window_ev_per_atom: float = Field(
+        default=0.05, ge=0, description="Also seed from distinct candidates within this surrogate energy of the lowest (eV/atom)."
+    )
+    search_random_cells: int = Field(
+        default=2, ge=0, description="Random packed cells relaxed beside the prototypes (random structure search)."
+    )
     nms_samples_per_temperature: int = Field(default=20, ge=0)
     dimer_points: int = Field(default=10, ge=0)
     trimer_points: int = Field(default=3, ge=0)

@@ -359,6 +359,11 @@ class GenerateSummary(RunFile):
     surrogate: str | None = Field(
         description="Surrogate that relaxed the prototype or gave the normal modes (e.g. 'chgnet'); None when none was needed."
     )
+    prototype_ranking: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Candidate crystals relaxed by the surrogate, lowest energy first (name, source, space group, "
+        "energy_ev_per_atom, above_lowest_mev_per_atom, converged, duplicate_of); None when nothing was ranked.",
+    )
 
 
 class ExploreRun(RunFile):

@@ -4,6 +4,11 @@ The generators follow the bonding type: SQS for alloys, normal-mode sampling for
 strained/rattled/defected supercells and surfaces for crystals, random packed cells when no
 prototype fits, and for every system dimer/trimer scans and isolated atoms. Every structure
 carries its origin; structures closer than the minimum distance are dropped and counted.
+
+The crystal to perturb is chosen by the surrogate when one is at hand: every table prototype of the
+formula and a few random cells are relaxed (``prototype_ranking``), the lowest seeds the full set and
+the other distinct ones within ``prototype_window_ev_per_atom`` a lighter one; every seeded frame carries
+``info['prototype']``, its surrogate energy and the why. Without a surrogate the radius-ratio prototype stays.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import parse_composition
 from mlip_autopipec.structures.filters import keep_physical
 from mlip_autopipec.structures.normal_modes import finite_difference_hessian, relax_molecule, sample_normal_modes
+from mlip_autopipec.structures.prototype_ranking import Ranking, rank_candidates
+from mlip_autopipec.structures.prototype_table import candidates_for
 from mlip_autopipec.structures.prototypes import choose_prototype, packing_volume
 from mlip_autopipec.structures.random_packing import formula_units_for, random_packed_cell
 from mlip_autopipec.structures.sqs import concentrations_for, make_sqs
@@ -42,6 +49,7 @@ class GenerationResult:
     dropped: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     wall_time_s: float = 0.0
+    ranking: Ranking | None = None
 
     def summary(self, surrogate: str | None) -> GenerateSummary:
         """The run file ``generated_summary.json``; ``surrogate``: the one that was used, None when none was needed."""
@@ -52,6 +60,7 @@ class GenerationResult:
             duplicates=self.duplicates,
             wall_time_s=round(self.wall_time_s, 2),
             surrogate=surrogate,
+            prototype_ranking=self.ranking.table() if self.ranking is not None else None,
         )
 
 
@@ -183,6 +192,36 @@ def random_cells(amounts: dict[str, float], cfg: GenerateConfig, rng: np.random.
     return _tag(frames, "random_packing")
 
 
+def seeded_crystals(ranking: Ranking, cfg: GenerateConfig, rng: np.random.Generator, prefix: str = "") -> list[Atoms]:
+    """The lowest-energy candidate perturbed in full; the other distinct ones within the window lightly (ideal and
+    strained/rattled cells: their defects and surfaces matter less than the ground state's). Each frame names its seed."""
+    seeds = ranking.seeds(cfg.prototype_window_ev_per_atom)
+    light = cfg.model_copy(
+        update={
+            "vacancies": 0,
+            "antisites": 0,
+            "surfaces": False,
+            "strained_per_temperature": max(1, cfg.strained_per_temperature // 2),
+        }
+    )
+    frames: list[Atoms] = []
+    for k, seed in enumerate(seeds):
+        why = ranking.why(seed)
+        logger.info("seed %d: %s", k, why)
+        for atoms in perturbed_crystals(seed.atoms, cfg if k == 0 else light, rng, prefix):
+            atoms.info.update(prototype=seed.label, prototype_energy_ev_per_atom=round(seed.energy_per_atom, 5), why=why)
+            frames.append(atoms)
+    return frames
+
+
+def _rank(
+    amounts: dict[str, float], bonding: BondingAnalysis, cfg: GenerateConfig, calculator: Calculator, seed: int
+) -> Ranking | None:
+    ranking = rank_candidates(amounts, bonding, calculator, random_cells=cfg.search_random_cells, seed=seed)
+    logger.info("ranked %d candidate crystals in %.1f s: %s", len(ranking.ranked), ranking.wall_time_s, ranking.table())
+    return ranking if ranking.ranked else None
+
+
 def generate_structures(
     composition: str,
     seed: int,
@@ -190,10 +229,11 @@ def generate_structures(
     cfg: GenerateConfig,
     calculator_factory: Callable[[], Calculator] | None = None,
 ) -> GenerationResult:
-    """All starting structures for a composition (reproducible for a given seed).
+    """All starting structures for a composition (reproducible for a given seed and surrogate).
 
-    ``calculator_factory`` makes the surrogate, called only when a molecule needs normal modes or a
-    prototype crystal is to be relaxed; without it molecules are kept at their reference geometry.
+    ``calculator_factory`` makes the surrogate, called only when a molecule needs normal modes or candidate
+    crystals are to be relaxed and ranked; without it molecules keep their reference geometry and crystals
+    the radius-ratio prototype.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -206,19 +246,26 @@ def generate_structures(
         )
     prototype = choose_prototype(amounts, bonding)
     frames: list[Atoms] = []
+    molecular = bonding.bonding_type == "molecular"
     is_alloy = bonding.bonding_type == "metallic" and len(amounts) > 1
-    needs_calculator = (bonding.bonding_type == "molecular" and bonding.molecule) or (
-        prototype is not None and not is_alloy and cfg.relax_prototype
+    rank = cfg.relax_prototype and not molecular  # molecules and rare gases never go through crystal ranking
+    needs_calculator = (
+        (molecular and bonding.molecule) or rank or (prototype is not None and not is_alloy and cfg.relax_prototype)
     )
     calculator = calculator_factory() if calculator_factory and needs_calculator else None
-    if bonding.bonding_type == "molecular":
+    ranking = _rank(amounts, bonding, cfg, calculator, seed) if rank and calculator is not None else None
+    if molecular:
         frames += molecule_structures(bonding, cfg, calculator, rng)
     if prototype is not None and is_alloy:
         frames += alloy_structures(amounts, prototype.atoms, cfg, rng, seed)
+        if ranking is not None:  # ordered compounds of the alloy (L1_0, L1_2, B2, ...): seeds beside the SQS cells
+            frames += seeded_crystals(ranking, cfg, rng, prefix="ordered_")
+    elif ranking is not None:
+        frames += seeded_crystals(ranking, cfg, rng)
     elif prototype is not None:
         base = relax_cell(prototype.atoms, calculator) if calculator is not None and cfg.relax_prototype else prototype.atoms
         frames += perturbed_crystals(base, cfg, rng)
-    elif bonding.bonding_type != "molecular":
+    if not molecular and not is_alloy and (prototype is None if ranking is None else not candidates_for(amounts, bonding)):
         frames += random_cells(amounts, cfg, rng)
     scan_frames = clusters.dimer_scan(elements, cfg.dimer_points, cfg.min_distance_factor, cfg.scan_max_factor)
     scan_frames += clusters.trimer_scan(elements, cfg.trimer_points, max(cfg.min_distance_factor, 0.7), cfg.scan_max_factor * 0.8)
@@ -239,6 +286,7 @@ def generate_structures(
         dropped=dropped,
         duplicates=len(kept) - len(result),
         wall_time_s=time.perf_counter() - start,
+        ranking=ranking,
     )
 
 
