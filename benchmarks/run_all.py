@@ -413,7 +413,8 @@ def run_command(command: list[str], log: Path, timeout_s: float) -> int | None:
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
     """Stop the benchmark's process group (pw.x, Snakemake and all): SIGINT first, so that Python cleans its temporary
-    folders and Snakemake its jobs, then SIGTERM after 15 s and SIGKILL after 5 more."""
+    folders and Snakemake its jobs, then SIGTERM after 15 s and SIGKILL after 5 more. Once the leader is gone, what
+    is left of its group is SIGKILLed: a child forked just as the SIGINT went out never received it."""
     for sig, wait_s in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(process.pid, sig)
@@ -421,9 +422,13 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
             return
         try:
             process.wait(timeout=wait_s)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def last_line(log: Path) -> str:
