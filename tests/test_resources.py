@@ -205,3 +205,17 @@ def test_grouped_label_jobs_share_submissions(tmp_path: Path) -> None:
     grouped = [rule for rule, _, group in jobs if group == "dft"]
     assert grouped == ["label"] * LABELS
     assert all(group is None for rule, _, group in jobs if rule != "label")
+
+
+def test_a_one_task_label_job_is_not_an_mpi_job_for_the_plugin(tmp_path: Path) -> None:
+    """The default `label.mpi.ntasks: 1`: the SLURM plugin refuses an MPI job with one task ("'tasks' must be greater
+    than 1"), so such a label job carries an empty `mpi` (the plugin's serial path, --ntasks=1); with 2 tasks, srun."""
+    from snakemake_executor_plugin_slurm import submit_string  # the plugin's own check, read to keep this test honest
+
+    assert "'tasks' must be greater than 1" in Path(submit_string.__file__).read_text()
+    for ntasks, marker in ((1, ""), (2, "srun")):
+        write_fept(tmp_path, generate=False, label={"mpi": {"ntasks": ntasks}})
+        ids = structure_ids_in_file(str(tmp_path / "fept.extxyz"), ["Fe", "Pt"])
+        output = slurm_dry_run(tmp_path, targets=[f"results/iter_0/labels/{sid}.json" for sid in ids])
+        labels = [resources for rule, resources, _ in jobs_of(output) if rule == "label"]
+        assert len(labels) == LABELS and all(r["mpi"] == marker and int(r["tasks"]) == ntasks for r in labels), labels

@@ -55,6 +55,12 @@ def request(rule, key):
     return getattr(entry, key)
 
 
+def mpi_job(rule):
+    """The SLURM plugin's MPI marker ('srun') for a rule with several MPI tasks; empty (not an MPI job) for one task,
+    which the plugin refuses as an MPI job ("'tasks' must be greater than 1") although pw.x runs fine serially."""
+    return "srun" if request(rule, "tasks") > 1 else ""
+
+
 def section(name):
     """One config section as a plain dict: Snakemake tracks plain values (not pydantic objects) for reruns."""
     return getattr(FULL, name).model_dump(mode="json")

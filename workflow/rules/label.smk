@@ -17,7 +17,7 @@ rule label:
     resources:
         tasks=request("label", "tasks"),  # pw.x's MPI ranks (scripts/label_structure.py reads it), one core each
         cpus_per_task=1,
-        mpi="srun",
+        mpi=mpi_job("label"),
         mem_mb=request("label", "mem_mb"),
         runtime=request("label", "runtime"),
     retries: 1

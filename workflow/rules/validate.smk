@@ -24,7 +24,7 @@ rule validate:
     resources:
         tasks=request("validate", "tasks"),
         cpus_per_task=1,
-        mpi="srun",
+        mpi=mpi_job("validate"),
         mem_mb=request("validate", "mem_mb"),
         runtime=request("validate", "runtime"),
     conda:
@@ -57,7 +57,7 @@ rule validate_iteration:
     resources:
         tasks=request("validate_iteration", "tasks"),
         cpus_per_task=1,
-        mpi="srun",
+        mpi=mpi_job("validate_iteration"),
         mem_mb=request("validate_iteration", "mem_mb"),
         runtime=request("validate_iteration", "runtime"),
     conda:
