@@ -398,12 +398,20 @@ NAMES = [benchmark.name for benchmark in BENCHMARKS]
 # ---------------------------------------------------------------- running them
 
 
+def _interruptible() -> None:
+    """In the benchmark's process: SIGINT back to its default, so the SIGINT of ``stop_group`` reaches every process
+    of the group (a shell's background job, e.g. ``nohup ... &``, inherits SIGINT ignored, and so would they)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_command(command: list[str], log: Path, timeout_s: float) -> int | None:
     """Run one command in its own process group, output appended to ``log``; its exit status, None on timeout."""
     with open(log, "a") as handle:
         handle.write(f"$ {' '.join(command)}\n")
         handle.flush()
-        process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_interruptible
+        )
         try:
             return process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
