@@ -209,3 +209,33 @@ def test_structure_ids_never_read_as_numbers_and_legacy_cache_entries_are_found(
     legacy.parent.mkdir(parents=True)
     legacy.write_text(record.model_copy(update={"structure_id": id_digest(record.structure_id)}).model_dump_json())
     assert cache.get(record.structure_id, record.dft_hash) == record
+
+
+def test_status_on_a_locked_index_names_the_lock_in_one_line(tmp_path: Path) -> None:
+    """`mlip-pipe status` while another program holds the index locked: one line naming the lock and the
+    fix after a few seconds (exit 3, an environment failure), not SQLite's traceback after a minute."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from ase.build import bulk
+
+    from mlip_autopipec.data.database import StructureIndex
+
+    database = tmp_path / "results" / "database.db"
+    StructureIndex(database).upsert(bulk("Si"), "generated")
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        status = subprocess.run(
+            [sys.executable, "-m", "mlip_autopipec.cli", "status", "--database", str(database)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert status.returncode == 3, status.stdout + status.stderr  # an environment failure, not bad input
+    (line,) = status.stderr.strip().splitlines()
+    assert "is locked" in line and "close the program holding it" in line and "Traceback" not in status.stderr

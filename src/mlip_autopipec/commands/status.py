@@ -19,6 +19,9 @@ from mlip_autopipec.errors import UserInputError
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+STATUS_WAIT_S = 5.0  # a status is read by a person: a few seconds for a writer's lock, then the line that names it
+
+
 def check_database_file(database: Path) -> None:
     """Why read the header first: ASE would write a fresh schema into an empty file and trace back on any other."""
     with database.open("rb") as handle:
@@ -39,15 +42,16 @@ def status(database: str) -> None:
     iterations = run_summary(Path(database).parent)
     if Path(database).is_file():
         check_database_file(Path(database))
-        index = StructureIndex(database)
-        counts = index.counts()
+        index = StructureIndex(database, wait_s=STATUS_WAIT_S)
+        with index.transaction():  # a lock held by another program: one line naming it, not a traceback
+            counts, failed = index.counts(), index.rows("failed")
         table = Table(title=f"Structures in {database}")
         table.add_column("state")
         table.add_column("count", justify="right")
         for state in STATES:
             table.add_row(state, str(counts.get(state, 0)))
         console.print(table)
-        for row in index.rows("failed"):
+        for row in failed:
             console.print(f"[red]failed[/red] {structure_id_of(row)}: {row.get('reason', '')}")
     elif iterations:
         console.print(f"{database} is written when the first iteration's labels are in; labels so far:")
