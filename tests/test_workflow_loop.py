@@ -505,13 +505,14 @@ def is_ingesting(pid: int, command: list[str]) -> bool:
     return any(part.endswith("ingest.py") for part in command)
 
 
-# The moments of a node failure, in the order the run reaches them: a pw.x run mid-SCF (iteration 0), the ingest of
-# iteration 0's labels into the database, a member in pacemaker's export, a committee MD job.
+# The moments of a node failure, in the order the run reaches them: a pw.x run mid-SCF (iteration 0), a member of
+# iteration 0's committee in pacemaker's export, a committee MD job, then an ingest of labels into the database (the
+# ingests run after the committee MD checkpoint, not before the first training).
 KILL_MOMENTS = [
     ("label", is_pw_mid_scf, 0.0),
-    ("ingest", is_ingesting, 1.0),
     ("training", is_member_mid_export, 0.0),
     ("simulate", is_committee_md, 1.0),
+    ("ingest", is_ingesting, 1.0),
 ]
 
 
