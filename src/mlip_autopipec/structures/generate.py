@@ -33,7 +33,7 @@ from mlip_autopipec.structures.bonding import BondingAnalysis, analyse_bonding
 from mlip_autopipec.structures.composition import parse_composition
 from mlip_autopipec.structures.filters import keep_physical
 from mlip_autopipec.structures.normal_modes import finite_difference_hessian, relax_molecule, sample_normal_modes
-from mlip_autopipec.structures.prototype_ranking import Ranking, rank_candidates
+from mlip_autopipec.structures.prototype_ranking import Ranking, rank_candidates, relax_with_cell
 from mlip_autopipec.structures.prototype_table import candidates_for
 from mlip_autopipec.structures.prototypes import choose_prototype, packing_volume
 from mlip_autopipec.structures.random_packing import formula_units_for, random_packed_cell
@@ -87,14 +87,7 @@ def _tag(frames: list[Atoms], origin: str) -> list[Atoms]:
 
 def relax_cell(atoms: Atoms, calculator: Calculator, fmax: float = 0.02, steps: int = 200) -> Atoms:
     """Relax positions and cell of a prototype with the surrogate, so perturbations start from its minimum."""
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
-
-    work = atoms.copy()
-    work.calc = calculator
-    # ASE annotates Optimizer's first argument as Atoms, but documents filters (FrechetCellFilter) as valid there.
-    BFGS(FrechetCellFilter(work), logfile=None).run(fmax=fmax, steps=steps)  # type: ignore[arg-type]
-    relaxed = Atoms(numbers=work.numbers, positions=work.positions, cell=work.cell, pbc=work.pbc)
+    relaxed, _, _, _ = relax_with_cell(atoms, calculator, fmax, steps)
     logger.info("prototype relaxed by the surrogate: volume %.2f -> %.2f A^3", atoms.get_volume(), relaxed.get_volume())
     return relaxed
 
