@@ -25,6 +25,33 @@ PROFILE_DESCRIPTION = (
 TINY_METAL_KPOINT_SPACING = 0.25  # 1/Angstrom: an 8-atom fcc-based cell still gets a 5x5x5 mesh
 
 
+# Section -> key -> (value, why) of the tiny profile; one table, so a value never loses its reason.
+_TINY: dict[str, dict[str, tuple[Any, str]]] = {
+    "generate": {"target_atoms": (8, "8-atom DFT cells (seconds to minutes of pw.x each on 2 cores)")},
+    "explore": {
+        "steps": (300, "300 surrogate MD steps per trajectory"),
+        "supercell_atoms": (8, "8-atom exploration cells, the size DFT labels"),
+        "starts": (1, "one start structure"),
+    },
+    "select": {
+        "initial_structures": (16, "16 DIRECT picks in iteration 0"),
+        "per_iteration": (6, "6 uncertain structures per later iteration (28 labels in all)"),
+    },
+    "train": {"committee_size": (3, "3 members, the fewest that give a spread with a median")},
+    "active_learning": {"md_steps": (300, "300 committee MD steps per trajectory")},
+}
+_TINY_METAL = {
+    "dft": {
+        "kpoint_spacing": (
+            TINY_METAL_KPOINT_SPACING,
+            f"{TINY_METAL_KPOINT_SPACING} 1/Angstrom for metals, coarser than production's; the potential is judged "
+            "against DFT with the same mesh",
+        )
+    }
+}
+_TINY_ALLOY = {"generate": {"sqs_sizes": ([8], "8-atom SQS cells only")}}
+
+
 def profile_overrides(profile: Profile, metallic: bool, alloy: bool) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     """(values per config section or top-level key, why per section and key) of a profile; empty for production.
 
@@ -32,39 +59,13 @@ def profile_overrides(profile: Profile, metallic: bool, alloy: bool) -> tuple[di
     """
     if profile == "production":
         return {}, {}
-    reason = "profile tiny"
-    values: dict[str, Any] = {
-        "dft_budget": 28,
-        "max_iterations": 2,
-        "generate": {"target_atoms": 8},
-        "explore": {"steps": 300, "supercell_atoms": 8, "starts": 1},
-        "select": {"initial_structures": 16, "per_iteration": 6},
-        "train": {"committee_size": 3},
-        "active_learning": {"md_steps": 300},
-    }
-    why: dict[str, dict[str, str]] = {
-        "generate": {"target_atoms": f"{reason}: 8-atom DFT cells (seconds to minutes of pw.x each on 2 cores)"},
-        "explore": {
-            "steps": f"{reason}: 300 surrogate MD steps per trajectory",
-            "supercell_atoms": f"{reason}: 8-atom exploration cells, the size DFT labels",
-            "starts": f"{reason}: one start structure",
-        },
-        "select": {
-            "initial_structures": f"{reason}: 16 DIRECT picks in iteration 0",
-            "per_iteration": f"{reason}: 6 uncertain structures per later iteration (28 labels in all)",
-        },
-        "train": {"committee_size": f"{reason}: 3 members, the fewest that give a spread with a median"},
-        "active_learning": {"md_steps": f"{reason}: 300 committee MD steps per trajectory"},
-    }
-    if metallic:
-        values["dft"] = {"kpoint_spacing": TINY_METAL_KPOINT_SPACING}
-        why["dft"] = {
-            "kpoint_spacing": f"{reason}: {TINY_METAL_KPOINT_SPACING} 1/Angstrom for metals, coarser than production's; "
-            "the potential is judged against DFT with the same mesh"
-        }
-    if alloy:
-        values["generate"]["sqs_sizes"] = [8]
-        why["generate"]["sqs_sizes"] = f"{reason}: 8-atom SQS cells only"
+    values: dict[str, Any] = {"dft_budget": 28, "max_iterations": 2}
+    why: dict[str, dict[str, str]] = {}
+    for table in (_TINY, _TINY_METAL if metallic else {}, _TINY_ALLOY if alloy else {}):
+        for section, entries in table.items():
+            for key, (value, reason) in entries.items():
+                values.setdefault(section, {})[key] = value
+                why.setdefault(section, {})[key] = f"profile tiny: {reason}"
     return values, why
 
 
