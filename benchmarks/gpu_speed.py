@@ -18,17 +18,22 @@ What runs, each once with ``device: cpu`` and once with ``device: cuda``, throug
 
 Printed: wall times, the CPU/CUDA ratio of each (above 1: CUDA faster), the card, every deviation with its
 tolerance, and PASS/FAIL; ``--json PATH`` writes it all. Exit status 1 when a comparison fails, 0 otherwise
-(skipped included). Sized for well under 5 minutes on one 16-core GPU node (100 MD steps, 15 epochs per member),
-an estimate: the session that wrote it had no GPU, and its CPU half with ``--quick`` (60 steps, 3 epochs, tiny
-member only) took 7.6 minutes on 2 cores shared at load 7, most of it CHGNet.
+(skipped included). ``--explore-atoms N`` sizes the exploration cell (where a GPU starts to pay); ``--no-training``
+times the exploration alone (CHGNet).
 
-    .venv/bin/python benchmarks/gpu_speed.py [--quick] [--surrogate chgnet|member] [--threads N] [--json PATH] [--cpu-anyway]
+    .venv/bin/python benchmarks/gpu_speed.py [--quick] [--surrogate chgnet|member] [--explore-atoms N] [--no-training]
+        [--threads N] [--json PATH] [--cpu-anyway]
 
-On the lent GPU machine the project's venv (a CPU torch build) does not apply: run the image's ``python3`` (its
-torch has CUDA) with ``PYTHONPATH=src`` and the project's missing pure-Python packages carried as wheels and
-installed there with ``pip install --no-index --no-deps --target`` (their ``bin`` on ``PATH`` for
-``mace_run_train``); ``--surrogate member`` keeps that set small (ase, mace-torch and its small dependencies, no
-chgnet or pymatgen). Not yet tried there: the session that wrote this had no GPU.
+On a GPU machine whose ``python3`` has CUDA torch but none of this project's dependencies, carry the wheels that
+``benchmarks/gpu_wheels.sh`` fetches (versions read from .venv) and run with ``PYTHONPATH=/tmp/site:src`` and
+``/tmp/site/bin`` on ``PATH`` (for ``mace_run_train``); the command is in that script's header.
+
+Measured 2026-11-28 on one NVIDIA H200 with 16 CPU threads, torch 2.11.0+cu130 (``benchmarks/gpu_speed.json``):
+every comparison passes (MACE trained on CPU and on CUDA agree to 2e-12 eV/atom and 4e-11 eV/A; CHGNet single point
+1.2e-5 eV/A, float32). CPU/CUDA speed ratios: MD of the MACE member 0.77x at 64 atoms and 1.81x at 1,728 atoms;
+CHGNet MD 1.27x at 64 atoms and 2.40x at 512 atoms; the tiny MACE fit on 33 8-atom labels 0.66-0.77x and the
+medium one (64 channels, L=1) 0.93x: at the pipeline's sizes a GPU pays for exploration of large cells, not for
+fitting small members on little data.
 """
 
 from __future__ import annotations
@@ -127,12 +132,12 @@ def rattled_si64() -> Atoms:
 
 
 def explore_once(
-    device: DeviceChoice, surrogate: str, model: Path | None, steps: int
+    device: DeviceChoice, surrogate: str, model: Path | None, steps: int, atoms: int = 64
 ) -> tuple[list[Atoms], float, float, list[Atoms]]:
     """(frames, job wall s, MD wall s, single point) of one exploration job on ``device``; ``model``: a MACE file."""
     name = "mace-mp" if model is not None else surrogate
     path = str(model) if model is not None else None
-    explore = ExploreConfig(surrogate=name, surrogate_model=path, steps=steps, supercell_atoms=64, timestep_fs=1.0)  # type: ignore[arg-type]
+    explore = ExploreConfig(surrogate=name, surrogate_model=path, steps=steps, supercell_atoms=atoms, timestep_fs=1.0)  # type: ignore[arg-type]
     began = time.perf_counter()
     frames, summary = run_exploration_job(
         bulk("Si", "diamond", 5.43, cubic=True),
@@ -168,6 +173,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--cpu-anyway", action="store_true", help="without CUDA, still run the CPU half (a check of the script)")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--explore-atoms", type=int, default=64, help="atoms of the exploration supercell (where a GPU starts to pay)"
+    )
+    parser.add_argument("--no-training", action="store_true", help="exploration only (not with --surrogate member)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows as it happens
 
@@ -184,7 +193,11 @@ def main() -> int:
         if not args.cpu_anyway:
             return 0
     steps, epochs = (60, 3) if args.quick else (100, 15)
-    models = {"tiny": {}} if args.quick else {"tiny": {}, "medium": MEDIUM_MACE}
+    models: dict[str, dict[str, Any]] = {"tiny": {}} if args.quick else {"tiny": {}, "medium": MEDIUM_MACE}
+    if args.no_training:
+        if args.surrogate == "member":
+            parser.error("--no-training: the member surrogate is a trained member; use --surrogate chgnet")
+        models = {}
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gpu_speed_"))
     print(f"threads {args.threads}, torch {torch.__version__}, workdir {workdir}")
 
@@ -197,13 +210,21 @@ def main() -> int:
             runs[name][label] = (model, train_s)
             print(f"[{name}] MACE {label} member ({epochs} epochs): {train_s:.1f} s")
         member = runs["cpu"]["tiny"][0] if args.surrogate == "member" else None
-        frames, job_s, md_s, single = explore_once(device, args.surrogate, member, steps)
+        frames, job_s, md_s, single = explore_once(device, args.surrogate, member, steps, args.explore_atoms)
         runs[name]["explore"] = (frames, job_s, md_s, single)
         print(
-            f"[{name}] exploration ({args.surrogate}, 64 atoms, {steps} steps): job {job_s:.1f} s, MD {md_s:.1f} s, {len(frames)} frames"
+            f"[{name}] exploration ({args.surrogate}, {args.explore_atoms} atoms, {steps} steps): job {job_s:.1f} s, MD {md_s:.1f} s, {len(frames)} frames"
         )
 
-    result: dict[str, Any] = {"cuda": probe.detail, "gpu": probe.gpu, "threads": args.threads, "steps": steps, "epochs": epochs}
+    result: dict[str, Any] = {
+        "cuda": probe.detail,
+        "gpu": probe.gpu,
+        "threads": args.threads,
+        "steps": steps,
+        "epochs": epochs,
+        "explore_atoms": args.explore_atoms,
+        "surrogate": args.surrogate,
+    }
     result["times_s"] = {
         name: {"explore_job": run["explore"][1], "explore_md": run["explore"][2], **{k: run[k][1] for k in models}}
         for name, run in runs.items()

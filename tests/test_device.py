@@ -193,6 +193,23 @@ def test_committee_members_are_loaded_on_the_device_their_backend_supports() -> 
     assert calls == [("load_on", "cuda"), ("load", "cpu"), ("load", "cpu")]
 
 
+@pytest.mark.parametrize("surrogate", ["chgnet", "auto"])
+def test_the_chgnet_surrogate_is_put_on_the_requested_device(surrogate: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real CHGNet, asked for CUDA on a machine without it, must reach torch and fail there: the device is passed
+    through (it once was dropped, and CHGNet then ran on the CPU of a GPU node)."""
+    import torch
+
+    from mlip_autopipec.potentials import surrogate as surrogate_module
+
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a GPU here; benchmarks/gpu_speed.py checks the CUDA path")
+    monkeypatch.setattr(surrogate_module, "cached_mace_model", lambda: None)  # auto: CHGNet, as on a machine without MACE-MP
+    calc, name = surrogate_module.make_surrogate(surrogate, None, "cpu")
+    assert name == "chgnet" and str(next(calc.model.parameters()).device) == "cpu"
+    with pytest.raises((AssertionError, RuntimeError), match="CUDA"):
+        surrogate_module.make_surrogate(surrogate, None, "cuda")
+
+
 def test_mace_trains_where_the_device_says() -> None:
     from mlip_autopipec.potentials.mace_backend import mace_settings
 

@@ -87,9 +87,9 @@ def make_surrogate(name: str = "auto", model_path: str | None = None, device: st
         path = model_path or cached_mace_model()
         if path is not None:
             return load_mace(path, device), f"mace-mp:{Path(path).name}"
-        return load_chgnet(), "chgnet"
+        return load_chgnet(device), "chgnet"
     if name == "chgnet":
-        return load_chgnet(), "chgnet"
+        return load_chgnet(device), "chgnet"
     if name == "sevenn":
-        return load_sevenn(), "sevenn:7net-0"
+        return load_sevenn(device), "sevenn:7net-0"
     raise SurrogateError(f"explore.surrogate: unknown surrogate '{name}'; use auto, mace-mp, chgnet or sevenn")
