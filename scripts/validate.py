@@ -17,7 +17,11 @@ values.update(
 )
 setup = ValidationSetup.model_validate(values)
 report = validate_committee(
-    snakemake.input.manifest, setup, Path(snakemake.output.report).parent, ntasks=int(snakemake.resources.get("tasks", 1))
+    snakemake.input.manifest,
+    setup,
+    Path(snakemake.output.report).parent,
+    ntasks=int(snakemake.resources.get("tasks", 1)),
+    generated=snakemake.input.get("generated") or None,
 )
 log.info(
     "validation: %d rows, %d fail; %d DFT runs (%.0f s)",

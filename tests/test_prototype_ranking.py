@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import ase.io
+import numpy as np
 import pytest
 from ase.calculators.calculator import Calculator
 
@@ -26,6 +27,7 @@ from mlip_autopipec.config.expander import expand_config
 from mlip_autopipec.data.atomic_io import atomic_write_extxyz
 from mlip_autopipec.data.records import GenerateSummary
 from mlip_autopipec.potentials.surrogate import make_surrogate
+from mlip_autopipec.sampling.structures import is_strained
 from mlip_autopipec.structures import generate as generation
 from mlip_autopipec.structures.bonding import analyse_bonding
 from mlip_autopipec.structures.composition import parse_composition
@@ -33,6 +35,7 @@ from mlip_autopipec.structures.generate import generate_structures
 from mlip_autopipec.structures.prototype_ranking import Ranking, rank_candidates, same_structure
 from mlip_autopipec.structures.prototype_table import TABLE, candidates_for, reduced_counts, spacegroup_of
 from mlip_autopipec.structures.prototypes import choose_prototype
+from mlip_autopipec.validation.crystal import RankedCrystal, ranked_crystal, validation_crystal
 
 # compound -> experimental ground-state prototype (the table's name); one compound per family
 GROUND_STATES: dict[str, str] = {
@@ -218,6 +221,51 @@ def test_generation_seeds_from_the_lowest_and_names_each_seed(chgnet: Calculator
     assert summary.prototype_ranking is not None and summary.prototype_ranking[0]["name"] == "rocksalt"
     summary.write(tmp_path / "summary.json")
     assert GenerateSummary.read(tmp_path / "summary.json") == summary
+
+
+def test_validation_measures_the_crystal_generation_ranked_lowest(chgnet: Calculator, tmp_path: Path) -> None:
+    """The validation's crystal is generation's lowest-ranked one: where it agrees with the radius-ratio prototype the
+    tabulated cell is kept (its DFT labels do not move with the surrogate); where it differs, the ranked cell wins."""
+    generate = {"target_atoms": 8, "strained_per_temperature": 1, "search_random_cells": 0, "surfaces": False}
+    full = expand_config({"composition": "NaCl", "seed": 1, "generate": {**generate, "prototype_window_ev_per_atom": 0.03}})
+    result = generate_structures(full.composition, full.seed, full.system, full.generate, lambda: chgnet)
+    atomic_write_extxyz(tmp_path / "generated.extxyz", result.frames)
+    ranked = ranked_crystal(tmp_path / "generated.extxyz")
+    assert ranked is not None and ranked.name == "rocksalt" and "lowest of" in ranked.why
+    agreed = validation_crystal("NaCl", ranked=ranked)
+    tabulated = validation_crystal("NaCl")
+    assert agreed.name == "rocksalt" and agreed.subset == "ionic" and "ranking agrees" in agreed.why
+    assert agreed.atoms is not None and tabulated.atoms is not None
+    assert np.allclose(agreed.atoms.cell.array, tabulated.atoms.cell.array)
+
+    nias = next(a for a in result.frames if a.info["origin"] == "ideal" and a.info["prototype"] == "nickelarsenide")
+    other = validation_crystal("NaCl", ranked=RankedCrystal(nias, "nickelarsenide", str(nias.info["why"])))
+    assert other.name == "nickelarsenide" and other.subset == "ionic" and other.oxidation_states == {"Na": 1.0, "Cl": -1.0}
+    assert other.atoms is not None and len(other.atoms) == 4  # the primitive NiAs cell of the 8-atom seed
+    assert np.allclose(other.atoms.cell.angles(), [90, 90, 120], atol=0.5)
+    assert "radius-ratio rule's rocksalt lies higher" in other.why
+    assert ranked_crystal(None) is None and ranked_crystal(tmp_path / "absent.extxyz") is None
+
+
+def test_strained_cells_with_ions_relaxed_by_the_surrogate(chgnet: Calculator) -> None:
+    """Si under shear: the surrogate moves the ions off their homogeneously strained sites (diamond's inner strain)
+    until its forces vanish; the frames are strained, not rattled, and count as strained crystals for selection."""
+    generate = {"target_atoms": 8, "strained_per_temperature": 1, "search_random_cells": 0, "relaxed_strained": 2}
+    full = expand_config({"composition": "Si", "seed": 3, "generate": {**generate, "surfaces": False}})
+    result = generate_structures(full.composition, full.seed, full.system, full.generate, lambda: chgnet)
+    relaxed = [a for a in result.frames if a.info["origin"] == "strain_relaxed"]
+    ideal = next(a for a in result.frames if a.info["origin"] == "ideal")
+    assert len(relaxed) == 2 and all(is_strained(a) for a in relaxed)
+    for atoms in relaxed:
+        strain = np.linalg.solve(ideal.cell.array, atoms.cell.array) - np.eye(3)
+        assert 0.0 < np.abs(strain - np.diag(np.diag(strain))).max() <= 0.03 + 1e-9  # sheared within the bound
+        fractional = atoms.get_scaled_positions(wrap=False) - ideal.get_scaled_positions(wrap=False)
+        fractional -= np.round(fractional)  # the same site across the periodic boundary
+        shift = fractional @ atoms.cell.array
+        shift -= shift.mean(axis=0)
+        assert 0.005 < np.abs(shift).max() < 0.2  # the inner strain: a few hundredths of an angstrom
+        atoms.calc = chgnet
+        assert np.abs(atoms.get_forces()).max() < 0.03
 
 
 def test_molecules_are_never_ranked_as_crystals(chgnet: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:

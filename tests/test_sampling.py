@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -299,6 +301,15 @@ def test_structure_selection_spreads_its_strain_share_over_volume():
     assert chosen_volumes[0] == volumes[0] and chosen_volumes[-1] == volumes[-1]
     without = select_structures(frames, 15, ["Si"], seed=0, cluster_fraction=0.2, strain_fraction=0.0)
     assert without.n_strained == 0
+    relaxed = []
+    for scale in np.linspace(0.97, 1.03, 3):
+        atoms = bulk("Si", "diamond", 5.43 * scale, cubic=True)
+        atoms.info["origin"] = "strain_relaxed"
+        relaxed.append(atoms)
+    mixed = [*frames, *relaxed]
+    both = select_structures(mixed, 15, ["Si"], seed=0, cluster_fraction=0.2, strain_fraction=0.3)
+    origins = Counter(mixed[i].info.get("origin") for i in both.indices)
+    assert both.n_strained == 4 and origins["strain_relaxed"] >= 2 and origins["strain_rattle"] >= 2
     with pytest.raises(ValueError, match="strain_fraction"):
         select_structures(frames, 15, ["Si"], seed=0, strain_fraction=1.5)
 

@@ -202,6 +202,11 @@ def structure_file(wildcards):
     return structure_path(wildcards.iteration, wildcards.sid)
 
 
+def ranked_crystal_input(wildcards):
+    """generated.extxyz when the run generates structures: the validation measures its surrogate-ranked crystal."""
+    return "results/iter_0/generated.extxyz" if FULL.generate.enabled else []
+
+
 def ingest_inputs(wildcards):
     """The selected structures and label records one iteration's ingest job gathers."""
     iteration = int(wildcards.iteration)

@@ -20,6 +20,7 @@ rule generate:
             "strained_per_temperature",
             "max_volumetric_strain",
             "max_shear_strain",
+            "relaxed_strained",
             "vacancies",
             "antisites",
             "surfaces",

@@ -4,6 +4,7 @@
 rule validate:
     input:
         manifest="results/final/committee.json",
+        generated=ranked_crystal_input,
     output:
         report="results/validation/validation.json",
     log:
@@ -37,6 +38,7 @@ rule validate_iteration:
     """Each iteration's committee, every check but validation.iteration_skips: the stopping rule's evidence."""
     input:
         manifest="results/iter_{iteration}/models/committee.json",
+        generated=ranked_crystal_input,
     output:
         report="results/iter_{iteration}/validation/validation.json",
     log:

@@ -110,7 +110,14 @@ def check_same_dft(manifest: Path, full: FullConfig, config_path: str) -> None:
     help="Folder for validation.json and figures [default: results/validation for results/final].",
 )
 @click.option("--ntasks", default=None, type=int, help="MPI tasks per DFT run [default: label.mpi.ntasks].")
-def validate(potential: str, config_path: str, output: str | None, ntasks: int | None) -> None:
+@click.option(
+    "--generated",
+    default="results/iter_0/generated.extxyz",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The run's generated structures: the crystal checks use its surrogate-ranked crystal (when the file exists).",
+)
+def validate(potential: str, config_path: str, output: str | None, ntasks: int | None, generated: str) -> None:
     """Compute the potential's properties and the same with DFT (label cache first); exit 1 if a row fails."""
     from mlip_autopipec.validation.validate import ValidationSetup, validate_committee
 
@@ -124,7 +131,14 @@ def validate(potential: str, config_path: str, output: str | None, ntasks: int |
     check_same_dft(manifest, full, config_path)
     outdir = Path(output) if output else default_output(path)
     setup = ValidationSetup.from_config(full)
-    report = validate_committee(manifest, setup, outdir, ntasks=ntasks or full.label.mpi.ntasks, progress=sys.stderr.isatty())
+    report = validate_committee(
+        manifest,
+        setup,
+        outdir,
+        ntasks=ntasks or full.label.mpi.ntasks,
+        progress=sys.stderr.isatty(),
+        generated=generated if Path(generated).is_file() else None,
+    )
     Console(width=None if sys.stdout.isatty() else 160).print(validation_table(report))
     if not report.passed:
         click.echo(f"validation: {validation_verdict(report)}; see {outdir / 'validation.json'}", err=True)

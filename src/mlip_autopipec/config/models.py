@@ -172,6 +172,12 @@ class GenerateConfig(StrictModel):
     strained_per_temperature: int = Field(default=6, ge=0)
     max_volumetric_strain: float = Field(default=0.05, ge=0, le=0.3)
     max_shear_strain: float = Field(default=0.03, ge=0, le=0.3)
+    relaxed_strained: int = Field(
+        default=3,
+        ge=0,
+        description="Strained cells whose ions the surrogate relaxes at the fixed cell, unrattled (per seed crystal): "
+        "the inner-strain path that relaxed-ion elastic constants (C44) follow, which rattled cells meet only by chance.",
+    )
     vacancies: int = Field(default=3, ge=0)
     antisites: int = Field(default=3, ge=0)
     surfaces: bool = True

@@ -24,7 +24,9 @@ class _SpecSizes(TypedDict):
     l_max: int
 
 
-STRAINED_ORIGINS = ("strain_rattle", "sqs_strain_rattle")
+RELAXED_STRAINED_ORIGINS = ("strain_relaxed",)
+"""Origins of the generator's strained crystals whose ions the surrogate relaxed (the inner-strain path)."""
+STRAINED_ORIGINS = ("strain_rattle", "sqs_strain_rattle", *RELAXED_STRAINED_ORIGINS)
 """Origins that ``structures.generate`` gives its strained crystals."""
 
 # A lighter basis than the descriptor default: selection needs to tell structures apart, not fit forces.
@@ -62,6 +64,20 @@ def spread_over_volume(frames: Sequence[Atoms], pool: list[int], share: int) -> 
     return [ranked[int(p)] for p in positions]
 
 
+def strained_picks(frames: Sequence[Atoms], strained: list[int], share: int) -> list[int]:
+    """``share`` strained crystals: half of them (rounded down) among those with relaxed ions, the rest among the
+    rattled ones, each half spread over volume; one kind fills what the other cannot. Why both: rattled cells teach
+    E(V) and thermal forces, relaxed ones the inner-strain path that relaxed-ion elastic constants follow."""
+    if share <= 0:
+        return []
+    relaxed = [i for i in strained if frames[i].info.get("origin") in RELAXED_STRAINED_ORIGINS]
+    rattled = [i for i in strained if frames[i].info.get("origin") not in RELAXED_STRAINED_ORIGINS]
+    relaxed_share = min(len(relaxed), share // 2)
+    rattled_share = min(len(rattled), share - relaxed_share)
+    relaxed_share = min(len(relaxed), share - rattled_share)
+    return spread_over_volume(frames, rattled, rattled_share) + spread_over_volume(frames, relaxed, relaxed_share)
+
+
 def select_structures(
     frames: list[Atoms],
     n_select: int,
@@ -97,7 +113,7 @@ def select_structures(
         return StructureSelection(sorted(chosen), forced, 1.0, len(candidates), 0, sum(is_cluster(frames[i]) for i in chosen))
     strained = [i for i in candidates if is_strained(frames[i])]
     strain_share = min(len(strained), int(round(strain_fraction * budget)))
-    chosen = spread_over_volume(frames, strained, strain_share) if strain_share else []
+    chosen = strained_picks(frames, strained, strain_share)
     candidates = [i for i in candidates if i not in set(chosen)]
     budget -= len(chosen)
     spec = DescriptorSpec(species=tuple(sorted(elements)), include_variance=True, **SELECTION_SPEC)

@@ -29,7 +29,7 @@ from mlip_autopipec.config.models import DFTConfig, FullConfig, LabelConfig, Sys
 from mlip_autopipec.data.records import Mark, Threshold, ValidationReport, ValidationRow
 from mlip_autopipec.potentials.committee import CommitteeCalculator
 from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee
-from mlip_autopipec.validation.crystal import ValidationCrystal, validation_crystal
+from mlip_autopipec.validation.crystal import ValidationCrystal, ranked_crystal, validation_crystal
 from mlip_autopipec.validation.dft_reference import DftLabelFailed, LabelledDft
 from mlip_autopipec.validation.eos import EosResult, fixed_mesh_spacing
 from mlip_autopipec.validation.table import metric
@@ -77,13 +77,17 @@ T = TypeVar("T")
 class _Validation:
     """The state shared by the checks of one validation: calculators, crystal, output folder, figures."""
 
-    def __init__(self, committee: TrainedCommittee, setup: ValidationSetup, outdir: Path, ntasks: int | None) -> None:
+    def __init__(
+        self, committee: TrainedCommittee, setup: ValidationSetup, outdir: Path, ntasks: int | None, generated: Path | None = None
+    ) -> None:
         self.committee = committee
         self.setup = setup
         self.cfg = setup.validation
         self.outdir = outdir
         self.potential = CommitteeCalculator(committee, extrapolation_grade=False)
-        self.crystal: ValidationCrystal = validation_crystal(setup.composition, setup.system.bonding_type, setup.system.molecule)
+        self.crystal: ValidationCrystal = validation_crystal(
+            setup.composition, setup.system.bonding_type, setup.system.molecule, ranked_crystal(generated)
+        )
         # The fresh set is labelled exactly as the training labels were; the crystal checks on one k-point mesh for
         # every volume and strain (the engine picks a mesh per cell, and a jump along an E-V curve ruins B).
         self.dft = LabelledDft(setup.dft, setup.label, outdir / "dft", ntasks=ntasks)
@@ -202,13 +206,15 @@ def validate_committee(
     outdir: str | Path,
     ntasks: int | None = None,
     progress: bool = False,
+    generated: str | Path | None = None,
 ) -> ValidationReport:
-    """Run every check on the committee of ``manifest`` and write ``outdir/validation.json`` (and figures)."""
+    """Run every check on the committee of ``manifest`` and write ``outdir/validation.json`` (and figures);
+    ``generated``: the run's ``generated.extxyz``, whose surrogate-ranked crystal the crystal checks use."""
     setup = ValidationSetup.from_config(setup) if isinstance(setup, FullConfig) else setup
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     committee = load_committee(manifest)
-    v = _Validation(committee, setup, outdir, ntasks)
+    v = _Validation(committee, setup, outdir, ntasks, Path(generated) if generated is not None else None)
     rows: list[ValidationRow] = []
     figures: dict[str, str] = {}
     listed = _checks(v)
