@@ -9,6 +9,7 @@ every other check), against an independent relaxation with ASE's cell filter and
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -376,6 +377,34 @@ def test_alloy_checks_give_the_antisite_of_the_ordered_cell(cuau: tuple, tmp_pat
     unrelaxed = rows["antisite Au<->Cu energy, unrelaxed"]
     assert unrelaxed.dft == pytest.approx(swapped.get_potential_energy() - bulk_energy, abs=1e-9)
     assert 0.0 < rows["antisite Au<->Cu energy"].dft <= unrelaxed.dft and unrelaxed.error == pytest.approx(0.0, abs=1e-9)
+
+
+def test_an_alloy_gets_its_fresh_set_and_stability_cell_from_its_sqs(tmp_path: Path) -> None:
+    """No primitive crystal, but the fresh set (rattled and strained SQS cells, MD snapshots, a surface) is drawn and
+    labelled, and the stability runs start from the same SQS: the 'not applicable' rows are gone for alloys."""
+    cfg = ValidationConfig(set_per_temperature=2, set_md_snapshots=1, set_cell_atoms=16)
+    v = StandIn(
+        validation_crystal("CuAu"),
+        CommitteeCalculator([EMT(), EMT()]),
+        EMT(),
+        cfg,
+        tmp_path,
+        composition="CuAu",
+        temperatures=[300.0, 600.0],
+        timestep_fs=2.0,
+    )
+    v.seen_ids, v.threshold = set(), None
+    bulk_cell = checks._bulk(v)
+    assert bulk_cell is not None and bulk_cell.info["origin"] == "validation_alloy_sqs"
+    assert Counter(bulk_cell.get_chemical_symbols()) == {"Cu": cfg.alloy_sqs_atoms // 2, "Au": cfg.alloy_sqs_atoms // 2}
+    rows, figures = checks.fresh_set_check(v)
+    counted = [row for row in rows if row.quantity.startswith("force RMSE")]
+    assert counted and all("not applicable" not in row.quantity for row in rows)
+    assert all(row.potential == pytest.approx(0.0, abs=1e-9) for row in counted)  # EMT against EMT
+    kinds = {row.quantity for row in counted}
+    assert {"force RMSE (validation_md_720K)", "force RMSE (validation_strained_600K)", "force RMSE (validation_surface)"} <= kinds
+    assert set(figures) == {"validation_set_parity", "uncertainty_calibration"}
+    assert checks._bulk(StandIn(validation_crystal("H2O"), EMT(), EMT(), cfg, tmp_path)) is None
 
 
 # ----------------------------------------------------------------------------------------------- ionic crystals

@@ -9,7 +9,7 @@ that side relaxes to, an alloy's antisite in the ordered cell at that side's vol
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ase import Atoms
 
@@ -30,6 +30,8 @@ from mlip_autopipec.validation.table import metric
 from mlip_autopipec.validation.vibrations import frequency_rows, harmonic_frequencies, plot_frequencies
 
 if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+
     from mlip_autopipec.validation.validate import _Validation
 
 Figures = dict[str, str]
@@ -140,9 +142,28 @@ def alloy_antisite_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     return defect_rows(ours, reference, v.cfg), {}
 
 
+def _bulk(v: _Validation) -> Atoms | None:
+    """The cell the fresh set and the stability runs grow from: the crystal, or for an alloy its SQS cell at the
+    composition (the ordered compound where no SQS fits). Why: a random alloy has no primitive crystal, but its SQS
+    stands for the disordered solid the potential is made for, and it is built without any DFT (icet, Vegard volume)."""
+    if v.crystal.atoms is not None:
+        return v.crystal.atoms
+    if v.crystal.subset != "alloy":
+        return None
+
+    def compute() -> Atoms:
+        _, cells = alloy_cells(parse_composition(v.setup.composition), v.cfg, v.setup.seed)
+        chosen = next((cell for cell in cells if cell.kind == "sqs"), cells[0])
+        atoms = chosen.atoms.copy()
+        atoms.info["origin"] = f"validation_alloy_{chosen.kind}"
+        return atoms
+
+    return v.shared("alloy bulk cell", compute)
+
+
 def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     """The fresh validation set's errors, and on the same structures the calibration of the committee's spread."""
-    crystal = v.crystal.atoms
+    crystal = _bulk(v)
     if crystal is None:
         return [metric("validation set", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
     setup = v.setup
@@ -160,12 +181,14 @@ def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
 
 def stability_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     """Production MD (one member, no committee) at every target temperature."""
-    crystal = v.crystal.atoms
+    crystal = _bulk(v)
     if crystal is None:
         return [metric("stability", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
     member = member_calculator(v.committee, 0)
     if v.eos is not None:  # at the potential's own equilibrium volume: a prototype a few % off would run under pressure
         crystal = v.eos[0].at_equilibrium(crystal)
+    elif v.crystal.atoms is None:  # an alloy's SQS: at the member's own volume of it (a few evaluations, no DFT)
+        crystal = equation_of_state(crystal, cast("Calculator", member), v.cfg).at_equilibrium(crystal)
     result = run_stability(crystal, member, v.setup.temperatures, v.cfg, v.setup.timestep_fs, v.setup.seed)
     rows = stability_rows(result, v.cfg.drift_tolerance)
     return rows, {"stability_rdf": v.relative(rdf_plot(result, v.figure("stability_rdf")))}
