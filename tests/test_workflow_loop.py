@@ -362,6 +362,29 @@ def test_validate_rule_then_command_reuse_every_dft_label(validated: ValidatedRu
     assert "Validation of" in shown and "lattice constant" in shown
 
 
+def test_the_accuracy_yardstick_reads_the_validated_run(validated: ValidatedRun, tmp_path: Path) -> None:
+    """benchmarks/demo_validation.py keeps a finished run's validation rows and compares them with an earlier one:
+    against itself every judged row has the ratio 1 and none is counted as closer to DFT."""
+    script = REPO / "benchmarks" / "demo_validation.py"
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    run = [PYTHON, str(script), "--run", str(validated.workdir)]
+    made = subprocess.run(
+        [*run, "--reference", str(tmp_path / "none.json"), "--json", str(first)], capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr[-2000:]
+    written = json.loads(first.read_text())
+    report = ValidationReport.read(validated.workdir / "results/validation/validation.json")
+    assert len(written["delivered"]["rows"]) == len(report.rows) and written["reference"] is None
+    assert written["delivered"]["passed"] == report.passed and written["dft"]["ecutwfc"] > 0
+    again = subprocess.run([*run, "--reference", str(first), "--json", str(second)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    compared = json.loads(second.read_text())["reference"]
+    assert compared["compared"] == len(compared["rows"]) > 0 and compared["closer_to_dft"] == 0
+    assert all(row["ratio"] == pytest.approx(1.0) for row in compared["rows"] if row["ratio"] is not None)
+    missing = subprocess.run([PYTHON, str(script), "--run", str(tmp_path)], capture_output=True, text=True)
+    assert missing.returncode != 0 and "give --run a finished run folder" in missing.stderr
+
+
 def test_per_iteration_validation_is_the_stopping_rule(uninterrupted: Path, tmp_path: Path) -> None:
     """With validation.every_iteration the table decides: the finished loop, validated each iteration (equation of
     state only, tolerances that iteration 0's committee meets), stops at iteration 1 and delivers committee 0."""
