@@ -32,7 +32,7 @@ from mlip_autopipec.config.models import ValidationConfig
 from mlip_autopipec.potentials.committee import CommitteeCalculator
 from mlip_autopipec.structures.composition import parse_composition
 from mlip_autopipec.validation import checks
-from mlip_autopipec.validation.alloys import alloy_cells, alloy_energies, alloy_rows
+from mlip_autopipec.validation.alloys import alloy_cells, alloy_energies, alloy_rows, is_tetragonal
 from mlip_autopipec.validation.bond_stretch import stretch_curve, stretch_rows, stretched_bond
 from mlip_autopipec.validation.crystal import ValidationCrystal, primitive_cell, validation_crystal
 from mlip_autopipec.validation.defects import defect_rows, defect_supercell_matrix, point_defects, schottky_vacancies
@@ -301,12 +301,17 @@ def test_a_stretched_potential_shows_in_the_bond_rows(water: tuple) -> None:
 # ------------------------------------------------------------------------------------------------------ alloys
 
 
-def cell_filter_relaxed_energy(atoms: Atoms) -> float:
-    """eV/atom after relaxing volume (hydrostatic) and positions together with ASE's cell filter: independent of the EOS fit."""
+def cell_filter_relaxed_energy(atoms: Atoms, hydrostatic: bool = True) -> float:
+    """eV/atom after relaxing volume (hydrostatic; or the whole cell) and positions together with ASE's cell filter:
+    independent of the EOS fit."""
+    return cell_filter_relaxed(atoms, hydrostatic).get_potential_energy() / len(atoms)
+
+
+def cell_filter_relaxed(atoms: Atoms, hydrostatic: bool = True) -> Atoms:
     work = atoms.copy()
     work.calc = EMT()
-    BFGS(UnitCellFilter(work, hydrostatic_strain=True), logfile=None).run(fmax=1e-4, steps=300)
-    return work.get_potential_energy() / len(work)
+    BFGS(UnitCellFilter(work, hydrostatic_strain=hydrostatic), logfile=None).run(fmax=1e-4, steps=300)
+    return work
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +339,28 @@ def test_alloy_cells_and_mixing_energies_against_a_cell_filter_relaxation(cuau: 
     ordering = rows["ordering energy, L1_0 ordered - 8-atom SQS"]
     assert ordering.dft == pytest.approx(ordered.dft - sqs.dft) and ordering.mark == "info"
     assert rows["equilibrium volume, Cu (fcc) Cu"].dft == pytest.approx(dft.references["Cu"].eos.v0)
+
+
+def test_a_tetragonal_ordered_cell_gets_its_own_c_over_a(cuau: tuple) -> None:
+    """L1_0 CuAu is not cubic: each side relaxes c/a before the EOS. Against ASE's full cell filter on the cell as
+    built: the same c/a (EMT: 0.906 of the fcc value) and the same formation energy; the ratio is a row."""
+    cfg, references, cells, dft = cuau
+    ordered = dft.cell("ordered")
+    assert ordered is not None and ordered.axial is not None and is_tetragonal(cells[1].atoms)
+    full = cell_filter_relaxed(cells[1].atoms, hydrostatic=False)
+    a, _, c = full.cell.lengths()
+    assert ordered.axial.relaxed == pytest.approx(c / a, rel=2e-3)
+    assert ordered.axial.relaxed / ordered.axial.built == pytest.approx(0.906, abs=0.005)
+    pure = {cell.atoms[0].symbol: cell_filter_relaxed_energy(cell.atoms) for cell in references}
+    direct = full.get_potential_energy() / len(full) - (pure["Cu"] + pure["Au"]) / 2
+    assert dft.mixing_energy(ordered) == pytest.approx(direct, abs=1e-3)
+    assert dft.mixing_energy(ordered) < cell_filter_relaxed_energy(cells[1].atoms) - (pure["Cu"] + pure["Au"]) / 2 - 1e-3
+    sqs = dft.cell("sqs")
+    assert sqs is not None and sqs.axial is None  # an SQS keeps its shape: its EOS alone
+    committee = alloy_energies(references, cells, lambda _: CommitteeCalculator([EMT(), EMT()]), cfg)
+    row = by_quantity(alloy_rows(committee, dft, cfg))["c/a, L1_0 ordered AuCu"]
+    assert row.dft == pytest.approx(ordered.axial.relaxed) and row.error == pytest.approx(0.0, abs=1e-9)
+    assert row.tolerance == cfg.lattice_tolerance and row.mark == "pass"
 
 
 def test_alloy_errors_of_known_size(cuau: tuple) -> None:
@@ -402,7 +429,11 @@ def test_an_alloy_gets_its_fresh_set_and_stability_cell_from_its_sqs(tmp_path: P
     assert counted and all("not applicable" not in row.quantity for row in rows)
     assert all(row.potential == pytest.approx(0.0, abs=1e-9) for row in counted)  # EMT against EMT
     kinds = {row.quantity for row in counted}
-    assert {"force RMSE (validation_md_720K)", "force RMSE (validation_strained_600K)", "force RMSE (validation_surface)"} <= kinds
+    assert {
+        "force RMSE (validation_md_720K)",
+        "force RMSE (validation_strained_600K)",
+        "force RMSE (validation_surface)",
+    } <= kinds
     assert set(figures) == {"validation_set_parity", "uncertainty_calibration"}
     assert checks._bulk(StandIn(validation_crystal("H2O"), EMT(), EMT(), cfg, tmp_path)) is None
 

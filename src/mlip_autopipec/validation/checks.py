@@ -136,9 +136,8 @@ def alloy_antisite_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     if mine is None or theirs is None:
         why = "no classic ordered compound (L1_0, L1_2, B2) for this composition and parent lattice"
         return [metric("point defects", "antisite: not applicable", "-", 0.0, None, note=why)], {}
-    cell = theirs.cell.atoms
-    ours = point_defects(cell, v.potential, v.cfg, eos=mine.eos)
-    reference = point_defects(cell, v.cell_dft(cell), v.cfg, eos=theirs.eos)
+    ours = point_defects(mine.cell.atoms, v.potential, v.cfg, eos=mine.eos)  # each side at its own c/a and volume
+    reference = point_defects(theirs.cell.atoms, v.cell_dft(theirs.cell.atoms), v.cfg, eos=theirs.eos)
     return defect_rows(ours, reference, v.cfg), {}
 
 
