@@ -435,7 +435,37 @@ def test_an_alloy_gets_its_fresh_set_and_stability_cell_from_its_sqs(tmp_path: P
         "force RMSE (validation_surface)",
     } <= kinds
     assert set(figures) == {"validation_set_parity", "uncertainty_calibration"}
-    assert checks._bulk(StandIn(validation_crystal("H2O"), EMT(), EMT(), cfg, tmp_path)) is None
+    water = checks._bulk(StandIn(validation_crystal("H2O"), EMT(), EMT(), cfg, tmp_path))
+    assert water is not None and not water.pbc.any()  # a molecule: its geometry in vacuum
+    nothing = ValidationCrystal(None, "none", "no crystal", subset="none")
+    assert checks._bulk(StandIn(nothing, EMT(), EMT(), cfg, tmp_path)) is None
+
+
+def test_a_molecule_gets_a_fresh_set_in_vacuum_and_no_periodic_stability_run(tmp_path: Path) -> None:
+    """H2O: rattled copies of the molecule at each temperature and MD snapshots in vacuum, labelled and scored (EMT on
+    both sides: zero error); nothing periodic (no strain, no surface); stability says why it does not apply."""
+    cfg = ValidationConfig(set_per_temperature=3, set_md_snapshots=2)
+    v = StandIn(
+        validation_crystal("H2O"),
+        CommitteeCalculator([EMT(), EMT()]),
+        EMT(),
+        cfg,
+        tmp_path,
+        composition="H2O",
+        temperatures=[100.0, 300.0],
+        timestep_fs=0.5,
+    )
+    v.seen_ids, v.threshold = set(), None
+    rows, figures = checks.fresh_set_check(v)
+    counted = {row.quantity: row for row in rows if row.quantity.startswith("force RMSE")}
+    assert {"force RMSE (validation_rattled_100K)", "force RMSE (validation_rattled_300K)"} <= set(counted)
+    assert not any("strained" in quantity or "surface" in quantity for quantity in counted)
+    assert counted["force RMSE (validation_rattled_300K)"].n_samples and all(
+        row.potential == pytest.approx(0.0, abs=1e-9) for row in counted.values()
+    )
+    assert set(figures) == {"validation_set_parity", "uncertainty_calibration"}
+    stability, _ = checks.stability_check(v)
+    assert len(stability) == 1 and stability[0].quantity == "not applicable" and "molecule" in stability[0].note
 
 
 # ----------------------------------------------------------------------------------------------- ionic crystals

@@ -144,9 +144,12 @@ def alloy_antisite_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
 def _bulk(v: _Validation) -> Atoms | None:
     """The cell the fresh set and the stability runs grow from: the crystal, or for an alloy its SQS cell at the
     composition (the ordered compound where no SQS fits). Why: a random alloy has no primitive crystal, but its SQS
-    stands for the disordered solid the potential is made for, and it is built without any DFT (icet, Vegard volume)."""
+    stands for the disordered solid the potential is made for, and it is built without any DFT (icet, Vegard volume).
+    A molecule: its reference geometry in vacuum (the fresh set only; stability MD is for condensed phases)."""
     if v.crystal.atoms is not None:
         return v.crystal.atoms
+    if v.crystal.subset == "molecule" and v.crystal.molecule is not None:
+        return validation_molecule(v.crystal.molecule, v.cfg.molecule_vacuum)
     if v.crystal.subset != "alloy":
         return None
 
@@ -161,7 +164,8 @@ def _bulk(v: _Validation) -> Atoms | None:
 
 
 def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
-    """The fresh validation set's errors, and on the same structures the calibration of the committee's spread."""
+    """The fresh validation set's errors, and on the same structures the calibration of the committee's spread
+    (for a molecule: rattled copies and MD snapshots of the molecule in vacuum)."""
     crystal = _bulk(v)
     if crystal is None:
         return [metric("validation set", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
@@ -181,6 +185,9 @@ def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
 def stability_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     """Production MD (one member, no committee) at every target temperature."""
     crystal = _bulk(v)
+    if crystal is not None and not crystal.pbc.any():
+        why = "the stability runs are periodic condensed-phase MD; a molecule is checked by its fresh set's MD snapshots"
+        return [metric("stability", "not applicable", "-", 0.0, None, note=why)], {}
     if crystal is None:
         return [metric("stability", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
     member = member_calculator(v.committee, 0)

@@ -5,7 +5,8 @@ so its errors flatter the potential. This set is drawn independently (its own se
 seed and the word "validation"), from the crystal grown to ``set_cell_atoms`` atoms: per target temperature
 rattled crystals (thermal amplitude, ``structures.perturb.rattle_amplitude``) and strained ones (a random
 symmetric strain of a few percent plus the rattle), snapshots of committee MD above the highest temperature,
-and one surface slab. Every structure gets its own seed from (set seed, origin, index, attempt), so dropping
+and one surface slab (a molecule: rattled copies of its reference geometry at each temperature and MD snapshots in
+vacuum). Every structure gets its own seed from (set seed, origin, index, attempt), so dropping
 one (a training id, a close contact) never changes another, and the set is the same on every rerun.
 """
 
@@ -135,8 +136,9 @@ def draw_validation_set(
     if not temperatures:
         raise ValueError("the validation set needs at least one target temperature")
     set_seed = job_seed(seed, "validation")
-    cell = supercell_for(crystal, cfg.set_cell_atoms)
-    n_rattled = (cfg.set_per_temperature + 1) // 2
+    molecule = not crystal.pbc.any()  # a molecule in vacuum: rattled copies and MD snapshots, no strain, no surface
+    cell = crystal if molecule else supercell_for(crystal, cfg.set_cell_atoms)
+    n_rattled = cfg.set_per_temperature if molecule else (cfg.set_per_temperature + 1) // 2
     n_strained = cfg.set_per_temperature - n_rattled
     drawn: list[Atoms | None] = []
     for temperature in temperatures:
@@ -157,7 +159,8 @@ def draw_validation_set(
     hottest = MD_TEMPERATURE_FACTOR * float(max(temperatures))
     if md_calculator is not None and cfg.set_md_snapshots > 0:
         drawn += _md_snapshots(cell, hottest, cfg.set_md_snapshots, md_calculator, set_seed, timestep_fs)
-    drawn.append(_surface(crystal, cfg, set_seed, float(min(temperatures))))
+    if not molecule:
+        drawn.append(_surface(crystal, cfg, set_seed, float(min(temperatures))))
     excluded = set(exclude_ids)
     kept = []
     for atoms in drawn:
