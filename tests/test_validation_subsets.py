@@ -22,6 +22,7 @@ from ase.build import bulk, make_supercell
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.calculators.morse import MorsePotential
+from ase.data import covalent_radii
 from ase.filters import UnitCellFilter
 from ase.optimize import BFGS
 from ase.vibrations import Vibrations
@@ -38,6 +39,7 @@ from mlip_autopipec.validation.crystal import ValidationCrystal, primitive_cell,
 from mlip_autopipec.validation.defects import defect_rows, defect_supercell_matrix, point_defects, schottky_vacancies
 from mlip_autopipec.validation.dft_reference import DftLabelFailed, LabelledDft
 from mlip_autopipec.validation.eos import at_volume
+from mlip_autopipec.validation.molecule_dimer import DIMER_FACTORS, dimer_at, dimer_curve, dimer_rows
 from mlip_autopipec.validation.molecules import geometry_rows, relaxed_molecule, validation_molecule
 from mlip_autopipec.validation.table import judge
 from mlip_autopipec.validation.validate import _checks, _Validation
@@ -116,7 +118,7 @@ def test_each_composition_gets_its_subset_of_checks(tmp_path: Path) -> None:
         "Si": ("crystal", ["equation of state", "elastic", "phonons", "defects"]),
         "NaCl": ("ionic", ["equation of state", "elastic", "phonons", "defects"]),
         "FePt": ("alloy", ["alloy energetics", "alloy antisite"]),
-        "H2O": ("molecule", ["molecule geometry", "vibrations", "bond stretch"]),
+        "H2O": ("molecule", ["molecule geometry", "vibrations", "bond stretch", "molecule dimer"]),
     }
     for composition, (subset, groups) in expected.items():
         full = expand_config({"composition": composition})
@@ -439,6 +441,32 @@ def test_an_alloy_gets_its_fresh_set_and_stability_cell_from_its_sqs(tmp_path: P
     assert water is not None and not water.pbc.any()  # a molecule: its geometry in vacuum
     nothing = ValidationCrystal(None, "none", "no crystal", subset="none")
     assert checks._bulk(StandIn(nothing, EMT(), EMT(), cfg, tmp_path)) is None
+
+
+def test_molecule_dimer_binding_curve_of_known_error(tmp_path: Path) -> None:
+    """Two waters brought together: each structure has its closest contact at the stated multiple of the covalent
+    radii; EMT against EMT gives zero error, an energy scale k gives binding energies k times DFT's (monomer energies
+    cancel), so the RMSE is |k - 1| x DFT's RMS binding energy."""
+    water = validation_molecule("H2O", 6.0)
+    cfg = ValidationConfig()
+    for factor in DIMER_FACTORS:
+        dimer = dimer_at(water, factor, cfg.molecule_vacuum)
+        pairs = [(i, j) for i in range(3) for j in range(3, 6)]
+        ratios = [
+            dimer.get_distance(i, j) / (covalent_radii[dimer.numbers[i]] + covalent_radii[dimer.numbers[j]]) for i, j in pairs
+        ]
+        assert min(ratios) == pytest.approx(factor, abs=1e-5) and not dimer.pbc.any()
+    reference = dimer_curve(water, EMT(), cfg)
+    assert np.all(np.diff(reference.distances) > 0) and abs(reference.energies[-1]) < abs(reference.energies).max()
+    same = by_quantity(dimer_rows(dimer_curve(water, CommitteeCalculator([EMT(), EMT()]), cfg), reference, cfg))
+    assert same["H2O dimer binding energy RMSE"].potential == pytest.approx(0.0, abs=1e-9)
+    k = 1.5
+    scaled = dimer_rows(dimer_curve(water, Scaled(EMT(), energy=k, shift={"H": -13.0, "O": 2.0}), cfg), reference, cfg)
+    rms = float(np.sqrt(np.mean(reference.energies**2)))
+    assert scaled[0].potential == pytest.approx((k - 1) * rms, rel=1e-6) and scaled[0].tolerance == cfg.stretch_rmse_tolerance
+    v = StandIn(validation_crystal("H2O"), EMT(), EMT(), cfg, tmp_path)
+    rows, figures = checks.molecule_dimer_check(v)
+    assert len(rows) == 2 and (tmp_path / figures["molecule_dimer"]).read_bytes()[:8] == PNG
 
 
 def test_a_molecule_gets_a_fresh_set_in_vacuum_and_no_periodic_stability_run(tmp_path: Path) -> None:

@@ -327,6 +327,7 @@ ValidationCheck = Literal[
     "molecule geometry",
     "vibrations",
     "bond stretch",
+    "molecule dimer",
     "alloy energetics",
     "alloy antisite",
     "validation set",

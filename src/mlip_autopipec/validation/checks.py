@@ -23,6 +23,7 @@ from mlip_autopipec.validation.defects import defect_rows, point_defects
 from mlip_autopipec.validation.elastic import elastic_constants, elastic_rows
 from mlip_autopipec.validation.eos import EosResult, eos_rows, equation_of_state, plot_eos
 from mlip_autopipec.validation.fresh_set import draw_validation_set, labelled_errors, set_parity_plot, set_rows
+from mlip_autopipec.validation.molecule_dimer import dimer_curve, dimer_rows, plot_dimer
 from mlip_autopipec.validation.molecules import MoleculeGeometry, geometry_rows, relaxed_molecule, validation_molecule
 from mlip_autopipec.validation.phonons import phonon_bands, phonon_rows, plot_phonons
 from mlip_autopipec.validation.stability import rdf_plot, run_stability, stability_rows
@@ -111,6 +112,15 @@ def bond_stretch_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     mine = stretch_curve(dft.atoms, v.potential, v.cfg, bond)
     figure = plot_stretch(mine, theirs, v.figure("bond_stretch"))
     return stretch_rows(mine, theirs, v.cfg), {"bond_stretch": v.relative(figure)}
+
+
+def molecule_dimer_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
+    """Two of DFT's relaxed molecules brought together, the same structures on both sides."""
+    _, dft = _molecules(v)
+    theirs = dimer_curve(dft.atoms, v.dft, v.cfg)
+    mine = dimer_curve(dft.atoms, v.potential, v.cfg)
+    figure = plot_dimer(mine, theirs, v.figure("molecule_dimer"))
+    return dimer_rows(mine, theirs, v.cfg), {"molecule_dimer": v.relative(figure)}
 
 
 def _alloys(v: _Validation) -> tuple[AlloyResult, AlloyResult]:

@@ -8,7 +8,7 @@ failed after the recovery ladder gives an ``info`` row saying so instead of a nu
 (launcher, missing program) stops the validation loudly, as it stops a label job. Which checks run follows the
 composition and bonding type (``crystal.validation_crystal``): a crystal gets its equation of state, elastic
 constants, phonons and point defects (an ionic one its Schottky defect), an alloy its mixing and formation energies
-and an antisite, a molecule its geometry, vibrations and a bond-stretch curve.
+and an antisite, a molecule its geometry, vibrations, a bond-stretch curve and a dimer binding curve.
 """
 
 from __future__ import annotations
@@ -183,6 +183,7 @@ def _checks(v: _Validation) -> list[tuple[str, Check]]:
             ("molecule geometry", lambda: checks.molecule_geometry_check(v)),
             ("vibrations", lambda: checks.vibration_check(v)),
             ("bond stretch", lambda: checks.bond_stretch_check(v)),
+            ("molecule dimer", lambda: checks.molecule_dimer_check(v)),
         ]
     elif v.crystal.subset == "alloy":
         listed += [
