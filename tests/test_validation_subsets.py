@@ -408,21 +408,29 @@ def test_alloy_checks_give_the_antisite_of_the_ordered_cell(cuau: tuple, tmp_pat
     assert 0.0 < rows["antisite Au<->Cu energy"].dft <= unrelaxed.dft and unrelaxed.error == pytest.approx(0.0, abs=1e-9)
 
 
+def emt_set_validation(
+    composition: str, cfg: ValidationConfig, outdir: Path, temperatures: list[float], timestep_fs: float
+) -> StandIn:
+    """A validation of ``composition`` whose fresh set is drawn: an EMT committee against EMT as DFT."""
+    v = StandIn(
+        validation_crystal(composition),
+        CommitteeCalculator([EMT(), EMT()]),
+        EMT(),
+        cfg,
+        outdir,
+        composition=composition,
+        temperatures=temperatures,
+        timestep_fs=timestep_fs,
+    )
+    v.seen_ids, v.threshold = set(), None
+    return v
+
+
 def test_an_alloy_gets_its_fresh_set_and_stability_cell_from_its_sqs(tmp_path: Path) -> None:
     """No primitive crystal, but the fresh set (rattled and strained SQS cells, MD snapshots, a surface) is drawn and
     labelled, and the stability runs start from the same SQS: the 'not applicable' rows are gone for alloys."""
     cfg = ValidationConfig(set_per_temperature=2, set_md_snapshots=1, set_cell_atoms=16)
-    v = StandIn(
-        validation_crystal("CuAu"),
-        CommitteeCalculator([EMT(), EMT()]),
-        EMT(),
-        cfg,
-        tmp_path,
-        composition="CuAu",
-        temperatures=[300.0, 600.0],
-        timestep_fs=2.0,
-    )
-    v.seen_ids, v.threshold = set(), None
+    v = emt_set_validation("CuAu", cfg, tmp_path, [300.0, 600.0], 2.0)
     bulk_cell = checks._bulk(v)
     assert bulk_cell is not None and bulk_cell.info["origin"] == "validation_alloy_sqs"
     assert Counter(bulk_cell.get_chemical_symbols()) == {"Cu": cfg.alloy_sqs_atoms // 2, "Au": cfg.alloy_sqs_atoms // 2}
@@ -473,17 +481,7 @@ def test_a_molecule_gets_a_fresh_set_in_vacuum_and_no_periodic_stability_run(tmp
     """H2O: rattled copies of the molecule at each temperature and MD snapshots in vacuum, labelled and scored (EMT on
     both sides: zero error); nothing periodic (no strain, no surface); stability says why it does not apply."""
     cfg = ValidationConfig(set_per_temperature=3, set_md_snapshots=2)
-    v = StandIn(
-        validation_crystal("H2O"),
-        CommitteeCalculator([EMT(), EMT()]),
-        EMT(),
-        cfg,
-        tmp_path,
-        composition="H2O",
-        temperatures=[100.0, 300.0],
-        timestep_fs=0.5,
-    )
-    v.seen_ids, v.threshold = set(), None
+    v = emt_set_validation("H2O", cfg, tmp_path, [100.0, 300.0], 0.5)
     rows, figures = checks.fresh_set_check(v)
     counted = {row.quantity: row for row in rows if row.quantity.startswith("force RMSE")}
     assert {"force RMSE (validation_rattled_100K)", "force RMSE (validation_rattled_300K)"} <= set(counted)

@@ -16,7 +16,7 @@ from ase import Atoms
 from mlip_autopipec.data.records import ValidationRow
 from mlip_autopipec.potentials.committee import member_calculator
 from mlip_autopipec.structures.composition import parse_composition
-from mlip_autopipec.validation.alloys import AlloyResult, alloy_cells, alloy_energies, alloy_rows
+from mlip_autopipec.validation.alloys import AlloyCell, AlloyResult, alloy_cells, alloy_energies, alloy_rows
 from mlip_autopipec.validation.bond_stretch import plot_stretch, stretch_curve, stretch_rows, stretched_bond
 from mlip_autopipec.validation.calibration import calibration_plot, calibration_rows, spread_calibration
 from mlip_autopipec.validation.defects import defect_rows, point_defects
@@ -123,11 +123,16 @@ def molecule_dimer_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     return dimer_rows(mine, theirs, v.cfg), {"molecule_dimer": v.relative(figure)}
 
 
+def _alloy_cells(v: _Validation) -> tuple[list[AlloyCell], list[AlloyCell]]:
+    """The pure elements and the alloy's cells, built once (icet's SQS search) for every check that needs them."""
+    return v.shared("alloy cells", lambda: alloy_cells(parse_composition(v.setup.composition), v.cfg, v.setup.seed))
+
+
 def _alloys(v: _Validation) -> tuple[AlloyResult, AlloyResult]:
     """Both sides' alloy energetics (potential, DFT), computed once and shared by the alloy checks."""
 
     def compute() -> tuple[AlloyResult, AlloyResult]:
-        references, cells = alloy_cells(parse_composition(v.setup.composition), v.cfg, v.setup.seed)
+        references, cells = _alloy_cells(v)
         potential = alloy_energies(references, cells, lambda _: v.potential, v.cfg)
         return potential, alloy_energies(references, cells, v.cell_dft, v.cfg)
 
@@ -164,7 +169,7 @@ def _bulk(v: _Validation) -> Atoms | None:
         return None
 
     def compute() -> Atoms:
-        _, cells = alloy_cells(parse_composition(v.setup.composition), v.cfg, v.setup.seed)
+        _, cells = _alloy_cells(v)
         chosen = next((cell for cell in cells if cell.kind == "sqs"), cells[0])
         atoms = chosen.atoms.copy()
         atoms.info["origin"] = f"validation_alloy_{chosen.kind}"
