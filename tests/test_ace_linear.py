@@ -21,7 +21,7 @@ from mlip_autopipec.potentials.ace import (
     pacemaker_input,
     train_ace_member,
 )
-from mlip_autopipec.potentials.ace_linear import fit_linear, unit_columns, weighted_design
+from mlip_autopipec.potentials.ace_linear import UnitColumns, fit_linear, has_stress_target, unit_columns, weighted_design
 from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.delta import delta_targets, reference_energies
 
@@ -39,8 +39,8 @@ def _loss(potential: Path, frames: list[Atoms], settings: AceSettings, reference
         trial.set_func_coeffs(list(unit))
         return PyACECalculator(trial)
 
-    energies, forces = unit_columns(calculator_of, coefficients.size, frame)
-    design = weighted_design(energies, forces, frame, settings.kappa, np.ones(len(frame)))
+    columns = unit_columns(calculator_of, coefficients.size, frame)
+    design = weighted_design(columns, frame, settings.kappa, np.ones(len(frame)))
     return float(np.sum((design.matrix @ coefficients - design.target) ** 2))
 
 
@@ -92,10 +92,16 @@ def test_linear_fit_satisfies_its_normal_equations(si_frames: list[Atoms]) -> No
     references = reference_energies(delta_targets(si_frames, baseline), elements=ELEMENTS)
     frame = pacemaker_dataframe(si_frames, baseline, references)
     rng = np.random.default_rng(0)
-    energies = rng.normal(size=(len(frame), 5))
-    forces = rng.normal(size=(3 * sum(len(a) for a in frame["ase_atoms"]), 5))
-    fit = fit_linear(energies, forces, frame, settings.kappa, seed=1)
-    design = weighted_design(energies, forces, frame, settings.kappa, np.ones(len(frame)))
+    stress_rows = has_stress_target(frame)
+    columns = UnitColumns(
+        energies=rng.normal(size=(len(frame), 5)),
+        forces=rng.normal(size=(3 * sum(len(a) for a in frame["ase_atoms"]), 5)),
+        stresses=rng.normal(size=(6 * int(stress_rows.sum()), 5)),
+        stress_structure=np.repeat(np.flatnonzero(stress_rows), 6),
+    )
+    fit = fit_linear(columns, frame, settings.kappa, seed=1, stress_weight=0.5)
+    design = weighted_design(columns, frame, settings.kappa, np.ones(len(frame)), stress_weight=0.5)
+    assert np.count_nonzero(design.kind == 2) == 6 * int(stress_rows.sum()) > 0
     norms = np.linalg.norm(design.matrix, axis=0)
     scaled = design.matrix / norms
     strength = fit.ridge * float(np.mean(np.sum(scaled**2, axis=0)))
@@ -113,3 +119,48 @@ def test_trainable_all_really_trains_the_radial_functions(si_frames: list[Atoms]
     initial = np.array(start.get_radial_coeffs())
     assert trained.shape == initial.shape and trained.size > 0
     assert np.abs(trained - initial).max() > 1e-6, "pacemaker left the radial functions at their initial values"
+
+
+def test_stress_rows_are_the_calculators_stress_times_volume_per_atom(si_frames: list[Atoms]) -> None:
+    """The unit columns' stress rows, combined with any coefficients, are pyace's own stress (sign and units)."""
+    settings = AceSettings(number_of_functions_per_element=12)
+    baseline = make_baseline("zbl", ELEMENTS)
+    references = reference_energies(delta_targets(si_frames, baseline), elements=ELEMENTS)
+    frame = pacemaker_dataframe(si_frames[-3:], baseline, references)
+    basis = create_multispecies_basis_config(pacemaker_input(settings, ELEMENTS, "d", 1)["potential"])
+    n = len(basis.get_func_coeffs())
+
+    def calculator_of(unit: np.ndarray) -> PyACECalculator:
+        trial = basis.copy()
+        trial.set_func_coeffs(list(unit))
+        return PyACECalculator(trial)
+
+    columns = unit_columns(calculator_of, n, frame)
+    coefficients = np.random.default_rng(3).normal(size=n)
+    for index, atoms in enumerate(frame["ase_atoms"]):
+        probe = atoms.copy()
+        probe.calc = calculator_of(coefficients)
+        expected = probe.get_stress(voigt=True) * probe.get_volume() / len(probe)
+        rows = columns.stresses[columns.stress_structure == index]
+        assert np.allclose(rows @ coefficients, expected, rtol=1e-8, atol=1e-10)
+    assert np.abs(columns.stresses).max() > 0
+
+
+def test_fitting_stress_lowers_the_training_stress_error(si_frames: list[Atoms]) -> None:
+    """Real pw.x stresses: with stress rows in the loss the fit reproduces them better than without."""
+    settings = AceSettings(number_of_functions_per_element=24)
+    baseline = make_baseline("zbl", ELEMENTS)
+    references = reference_energies(delta_targets(si_frames, baseline), elements=ELEMENTS)
+    frame = pacemaker_dataframe(si_frames, baseline, references)
+    basis = create_multispecies_basis_config(pacemaker_input(settings, ELEMENTS, "d", 1)["potential"])
+
+    def calculator_of(unit: np.ndarray) -> PyACECalculator:
+        trial = basis.copy()
+        trial.set_func_coeffs(list(unit))
+        return PyACECalculator(trial)
+
+    columns = unit_columns(calculator_of, len(basis.get_func_coeffs()), frame)
+    without = fit_linear(columns, frame, 0.1, seed=1, stress_weight=0.0, ridge=1e-6)
+    with_stress = fit_linear(columns, frame, 0.1, seed=1, stress_weight=1.0, ridge=1e-6)
+    assert without.stress_rmse_gpa is not None and with_stress.stress_rmse_gpa is not None
+    assert with_stress.stress_rmse_gpa < 0.7 * without.stress_rmse_gpa, (without.stress_rmse_gpa, with_stress.stress_rmse_gpa)

@@ -8,9 +8,11 @@ still descending and their coefficients differed in sign from one member to the 
 matrix costs the same as one such step (one evaluation per coefficient), the solution is the minimum, and
 the ridge strength is chosen by cross-validation over structures instead of being a fixed guess.
 
-The loss matches pacemaker's: ``(1 - kappa)`` times the weighted mean squared energy error per atom plus
-``kappa`` times the weighted mean squared force component error; structure weights are the bootstrap
-multiplicities (``w_factor``).
+The loss extends pacemaker's: ``(1 - kappa)`` times the weighted mean squared energy error per atom plus
+``kappa`` times the weighted mean squared force component error, plus ``stress_weight x (1 - kappa)`` times the
+mean squared stress error (as stress x volume per atom, eV/atom): stresses are exact strain derivatives of the
+energy that DFT gives for free with every periodic label, and the elastic constants and the equation of state
+are made of them. Structure weights are the bootstrap multiplicities (``w_factor``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from ase.calculators.calculator import BaseCalculator
+from ase.units import GPa as GPA
+
+from mlip_autopipec.potentials.delta import fast_model_prediction
 
 PosteriorDraw = tuple[int, int, int]
 """(member index, committee size, committee seed) of a member drawn from the ridge posterior."""
@@ -33,13 +38,32 @@ FOLDS = 5
 
 
 @dataclass(frozen=True)
+class UnitColumns:
+    """Each basis function's own predictions on a data set: the columns of every linear least-squares problem.
+
+    Stress enters as ``stress x volume / atoms`` (eV/atom, the strain derivative of the energy per atom), so that
+    its rows share the energy rows' unit; only fully periodic structures with a stress label have them.
+    """
+
+    energies: np.ndarray  # (structures, coefficients) energy per atom
+    forces: np.ndarray  # (3 x all atoms, coefficients)
+    stresses: np.ndarray  # (6 x structures with a stress target, coefficients) stress x volume per atom
+    stress_structure: np.ndarray  # (6 x structures with a stress target,) structure index of each stress row
+
+
+@dataclass(frozen=True)
 class LinearDesign:
-    """Rows of the least-squares problem: per-atom energies, then force components, each with its structure."""
+    """Rows of the least-squares problem: per-atom energies, force components, then stress rows, each with its
+    structure and kind (0 energy, 1 force, 2 stress)."""
 
     matrix: np.ndarray  # (rows, coefficients), already multiplied by sqrt(row weight)
     target: np.ndarray  # (rows,), already multiplied by sqrt(row weight)
     structure: np.ndarray  # (rows,) index of the structure a row belongs to
-    is_force: np.ndarray  # (rows,) bool
+    kind: np.ndarray  # (rows,) 0 energy, 1 force, 2 stress
+
+    @property
+    def is_force(self) -> np.ndarray:
+        return self.kind == 1
 
 
 @dataclass
@@ -49,9 +73,10 @@ class LinearFit:
     coefficients: np.ndarray
     covariance: np.ndarray  # Bayesian ridge posterior of the coefficients
     ridge: float  # relative to the mean squared column norm
-    cv_loss: dict[float, float]
+    cv_loss: dict[float, float]  # empty when the ridge was given (chosen by the plan's basis selection)
     energy_rmse_per_atom: float  # eV/atom on the (weighted) training rows
     force_rmse: float  # eV/A per component
+    stress_rmse_gpa: float | None  # GPa per Voigt component; None without stress rows
     n_coefficients: int
     n_structures: int
 
@@ -67,6 +92,7 @@ class LinearFit:
                 "cv_loss_by_ridge": {f"{ridge:g}": loss for ridge, loss in self.cv_loss.items()},
                 "train_energy_rmse_per_atom_eV": self.energy_rmse_per_atom,
                 "train_force_rmse_eV_per_A": self.force_rmse,
+                "train_stress_rmse_GPa": self.stress_rmse_gpa,
                 "n_coefficients": self.n_coefficients,
                 "n_structures": self.n_structures,
             },
@@ -74,75 +100,118 @@ class LinearFit:
         )
 
 
-def unit_columns(
-    evaluate: Callable[[np.ndarray], BaseCalculator], n_coefficients: int, frame: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-atom energies (structures x coefficients) and forces (3N x coefficients) of each basis function alone.
+def has_stress_target(frame: pd.DataFrame) -> np.ndarray:
+    """Per structure: does it carry a stress target (fully periodic, stress labelled)?"""
+    if "stress" not in frame:
+        return np.zeros(len(frame), bool)
+    return np.array([value is not None and np.size(value) == 6 for value in frame["stress"]])
+
+
+def unit_columns(evaluate: Callable[[np.ndarray], BaseCalculator], n_coefficients: int, frame: pd.DataFrame) -> UnitColumns:
+    """Per-atom energies, forces and stress rows of each basis function alone.
 
     ``evaluate(coefficients)`` returns the calculator of the basis with those coefficients; since the model is
     linear, the prediction with the k-th unit vector is the k-th column.
     """
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
+    with_stress = has_stress_target(frame)
     energies = np.zeros((len(frame), n_coefficients))
     forces = np.zeros((3 * int(n_atoms.sum()), n_coefficients))
+    stresses = np.zeros((6 * int(with_stress.sum()), n_coefficients))
     for k in range(n_coefficients):
         unit = np.zeros(n_coefficients)
         unit[k] = 1.0
         calc = evaluate(unit)
-        row = 0
+        row = stress_row = 0
         for index, atoms in enumerate(frame["ase_atoms"]):
-            view = atoms.copy()
-            view.calc = calc
-            energies[index, k] = view.get_potential_energy() / len(view)
-            block = view.get_forces().ravel()
+            prediction = fast_model_prediction(calc, atoms, bool(with_stress[index]))
+            energies[index, k] = prediction.energy / len(atoms)
+            block = prediction.forces.ravel()
             forces[row : row + block.size, k] = block
             row += block.size
-    return energies, forces
+            if with_stress[index]:
+                assert prediction.stress is not None
+                stresses[stress_row : stress_row + 6, k] = prediction.stress * atoms.get_volume() / len(atoms)
+                stress_row += 6
+    return UnitColumns(energies, forces, stresses, np.repeat(np.flatnonzero(with_stress), 6))
+
+
+def targets(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the columns are fitted to: energy per atom, force components, stress x volume per atom (delta targets)."""
+    n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
+    energy = frame["energy_corrected"].to_numpy(float) / n_atoms
+    force = np.concatenate([np.asarray(f, dtype=float).ravel() for f in frame["forces"]])
+    with_stress = has_stress_target(frame)
+    stress = [
+        np.asarray(frame["stress"].iloc[i], float) * atoms.get_volume() / len(atoms)
+        for i, atoms in enumerate(frame["ase_atoms"])
+        if with_stress[i]
+    ]
+    return energy, force, np.concatenate(stress) if stress else np.zeros(0)
+
+
+def row_weights(
+    columns: UnitColumns, frame: pd.DataFrame, kappa: float, stress_weight: float, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pacemaker's loss weights per row, each part normalised by its weighted count: energies ``1 - kappa``, forces
+    ``kappa``, stress rows ``stress_weight x (1 - kappa)`` (a stress row counts like an energy per atom)."""
+    n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
+    force_structure = np.repeat(np.arange(len(frame)), 3 * n_atoms)
+    energy = (1.0 - kappa) * weights / weights.sum()
+    force = kappa * weights[force_structure] / (3.0 * float((weights * n_atoms).sum()))
+    stress_w = weights[columns.stress_structure]
+    stress = stress_weight * (1.0 - kappa) * stress_w / max(float(stress_w.sum()), 1e-300)
+    return energy, force, stress
 
 
 def weighted_design(
-    energies: np.ndarray, forces: np.ndarray, frame: pd.DataFrame, kappa: float, weights: np.ndarray
+    columns: UnitColumns, frame: pd.DataFrame, kappa: float, weights: np.ndarray, stress_weight: float = 0.0
 ) -> LinearDesign:
-    """Stack energy and force rows with pacemaker's loss weights (each part normalised by its weighted count)."""
+    """Stack energy, force and stress rows with their loss weights (see ``row_weights``)."""
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
-    energy_target = frame["energy_corrected"].to_numpy(float) / n_atoms
-    force_target = np.concatenate([np.asarray(f, dtype=float).ravel() for f in frame["forces"]])
-    force_structure = np.repeat(np.arange(len(frame)), 3 * n_atoms)
-    energy_weight = (1.0 - kappa) * weights / weights.sum()
-    force_weight = kappa * weights[force_structure] / (3.0 * float((weights * n_atoms).sum()))
-    scale = np.sqrt(np.concatenate([energy_weight, force_weight]))
+    energy_target, force_target, stress_target = targets(frame)
+    energy_w, force_w, stress_w = row_weights(columns, frame, kappa, stress_weight, weights)
+    scale = np.sqrt(np.concatenate([energy_w, force_w, stress_w]))
     return LinearDesign(
-        matrix=np.vstack([energies, forces]) * scale[:, None],
-        target=np.concatenate([energy_target, force_target]) * scale,
-        structure=np.concatenate([np.arange(len(frame)), force_structure]),
-        is_force=np.concatenate([np.zeros(len(frame), bool), np.ones(force_target.size, bool)]),
+        matrix=np.vstack([columns.energies, columns.forces, columns.stresses]) * scale[:, None],
+        target=np.concatenate([energy_target, force_target, stress_target]) * scale,
+        structure=np.concatenate(
+            [np.arange(len(frame)), np.repeat(np.arange(len(frame)), 3 * n_atoms), columns.stress_structure]
+        ),
+        kind=np.concatenate([np.zeros(len(frame), int), np.ones(force_target.size, int), np.full(stress_target.size, 2)]),
     )
 
 
-def _normal_equations(matrix: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
-    """(A'A + ridge * mean column norm^2 * I) in columns scaled to unit norm, and the column norms."""
-    norms = np.linalg.norm(matrix, axis=0)
+def _scaled_normal_equations(gram: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """(A'A + ridge * mean column norm^2 * I) in columns scaled to unit norm, and the column norms, from A'A."""
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
     norms[norms == 0] = 1.0
-    scaled = matrix / norms
-    strength = ridge * float(np.mean(np.sum(scaled**2, axis=0)))
-    return scaled.T @ scaled + strength * np.eye(scaled.shape[1]), norms
+    scaled = gram / np.outer(norms, norms)
+    strength = ridge * float(np.mean(np.diag(scaled)))
+    return scaled + strength * np.eye(gram.shape[0]), norms
+
+
+def ridge_solve_gram(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin |A c - y|^2 + ridge |D c|^2 from A'A and A'y, with D the column norms (every function penalised alike)."""
+    lhs, norms = _scaled_normal_equations(gram, ridge)
+    return np.linalg.solve(lhs, rhs / norms) / norms
 
 
 def ridge_solve(matrix: np.ndarray, target: np.ndarray, ridge: float) -> np.ndarray:
-    """argmin |A c - y|^2 + ridge |D c|^2 with D the column norms (so every basis function is penalised alike)."""
-    lhs, norms = _normal_equations(matrix, ridge)
-    return np.linalg.solve(lhs, (matrix / norms).T @ target) / norms
+    """``ridge_solve_gram`` of the rows themselves."""
+    return ridge_solve_gram(matrix.T @ matrix, matrix.T @ target, ridge)
 
 
 def ridge_covariance(matrix: np.ndarray, target: np.ndarray, ridge: float, coefficients: np.ndarray) -> np.ndarray:
     """The Bayesian ridge posterior covariance of the coefficients: sigma^2 (A'A + ridge D^2)^-1, with sigma^2 the
     residual variance per degree of freedom left (rows minus the effective number of parameters)."""
-    lhs, norms = _normal_equations(matrix, ridge)
+    gram = matrix.T @ matrix
+    lhs, norms = _scaled_normal_equations(gram, ridge)
     inverse = np.linalg.inv(lhs)
-    scaled = matrix / norms
-    effective = float(np.sum(inverse * (scaled.T @ scaled)))  # trace(S (S'S + l)^-1 S'), without the rows x rows matrix
+    scaled_gram = gram / np.outer(norms, norms)
+    effective = float(np.sum(inverse * scaled_gram))  # trace(S (S'S + l)^-1 S'), without the rows x rows matrix
     residual = float(np.sum((matrix @ coefficients - target) ** 2))
-    sigma2 = residual / max(1.0, scaled.shape[0] - effective)
+    sigma2 = residual / max(1.0, matrix.shape[0] - effective)
     return sigma2 * inverse / np.outer(norms, norms)
 
 
@@ -179,16 +248,30 @@ def choose_ridge(design: LinearDesign, weights: np.ndarray, seed: int) -> tuple[
     return min(losses, key=lambda r: losses[r]), losses
 
 
-def fit_linear(energies: np.ndarray, forces: np.ndarray, frame: pd.DataFrame, kappa: float, seed: int) -> LinearFit:
-    """Cross-validated ridge fit of the unit-column design; training errors reported unweighted by the loss split."""
+def fit_linear(
+    columns: UnitColumns,
+    frame: pd.DataFrame,
+    kappa: float,
+    seed: int,
+    stress_weight: float = 0.0,
+    ridge: float | None = None,
+) -> LinearFit:
+    """Ridge fit of the unit-column design (its strength by cross-validation unless given); training errors unweighted."""
     weights = frame["w_factor"].to_numpy(float) if "w_factor" in frame else np.ones(len(frame))
-    design = weighted_design(energies, forces, frame, kappa, weights)
-    ridge, losses = choose_ridge(design, weights, seed)
+    design = weighted_design(columns, frame, kappa, weights, stress_weight)
+    losses: dict[float, float] = {}
+    if ridge is None:
+        ridge, losses = choose_ridge(design, weights, seed)
     coefficients = ridge_solve(design.matrix, design.target, ridge)
     covariance = ridge_covariance(design.matrix, design.target, ridge, coefficients)
-    n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
-    energy_error = energies @ coefficients - frame["energy_corrected"].to_numpy(float) / n_atoms
-    force_error = forces @ coefficients - np.concatenate([np.asarray(f, float).ravel() for f in frame["forces"]])
+    energy_target, force_target, stress_target = targets(frame)
+    energy_error = columns.energies @ coefficients - energy_target
+    force_error = columns.forces @ coefficients - force_target
+    stress_rmse = None
+    if stress_target.size:
+        volume_per_atom = np.array([atoms.get_volume() / len(atoms) for atoms in frame["ase_atoms"]])
+        stress_error = (columns.stresses @ coefficients - stress_target) / volume_per_atom[columns.stress_structure]
+        stress_rmse = float(np.sqrt(np.mean(stress_error**2)) / GPA)
     return LinearFit(
         coefficients=coefficients,
         covariance=covariance,
@@ -196,6 +279,7 @@ def fit_linear(energies: np.ndarray, forces: np.ndarray, frame: pd.DataFrame, ka
         cv_loss=losses,
         energy_rmse_per_atom=float(np.sqrt(np.mean(energy_error**2))),
         force_rmse=float(np.sqrt(np.mean(force_error**2))),
+        stress_rmse_gpa=stress_rmse,
         n_coefficients=int(coefficients.size),
         n_structures=int(np.count_nonzero(weights > 0)),
     )

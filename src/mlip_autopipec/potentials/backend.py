@@ -11,7 +11,7 @@ backend modules import ``data.records`` inside their functions, never at module 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
@@ -88,6 +88,15 @@ def member_weights(settings: CommitteeSettings, n_train: int, member: int) -> np
 
 
 @dataclass(frozen=True)
+class TrainingData:
+    """A committee's training structures with what their delta targets are taken relative to."""
+
+    structures: Sequence[Atoms]
+    baseline: BaseCalculator | None
+    reference_energies: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class MemberJob:
     """One member's training inputs, built the same way for every backend (shared split, resample, seed)."""
 
@@ -138,9 +147,17 @@ class TrainingBackend(Protocol[SettingsT, RecordT, EntryT]):
         ...
 
     def choose_settings(
-        self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]
+        self,
+        train: TrainConfig,
+        n_structures: int,
+        n_train: int,
+        elements: Sequence[str],
+        training: TrainingData | None = None,
+        seed: int = 42,
     ) -> tuple[SettingsT, dict[str, str]]:
-        """The backend's settings for this data (``n_structures`` labelled, ``n_train`` after the split) and why."""
+        """The backend's settings for this data (``n_structures`` labelled, ``n_train`` after the split) and why;
+        ``training`` (the split's training structures and their targets' offsets) lets a backend choose from the data
+        itself, ``seed`` seeds that choice."""
         ...
 
     def train(self, job: MemberJob) -> RecordT:

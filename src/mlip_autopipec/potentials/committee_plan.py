@@ -41,6 +41,7 @@ from mlip_autopipec.data.records import (
 from mlip_autopipec.potentials.backend import (
     CommitteeSettings,
     MemberJob,
+    TrainingData,
     choose_committee_settings,
     get_backend,
     member_seed,
@@ -114,8 +115,10 @@ def plan_committee(
     )
     if not split.train:
         raise ValueError("no training structures after the split")
-    backend_settings, backend_why = backend.choose_settings(train, len(structures), len(split.train), elements)
     references = reference_energies(delta_targets(split.train, base), elements=list(elements), isolated=isolated_energies)
+    backend_settings, backend_why = backend.choose_settings(
+        train, len(structures), len(split.train), elements, TrainingData(split.train, base, references), settings.seed
+    )
     atomic_write_extxyz(workdir / TRAIN_NAME, split.train)
     atomic_write_extxyz(workdir / TEST_NAME, split.test)
     plan = CommitteePlan(

@@ -33,7 +33,7 @@ from ase.io import write
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlip_autopipec.executables import run_logged, venv_tool
-from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, relative_path
+from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, TrainingData, relative_path
 from mlip_autopipec.potentials.delta import delta_targets, subtract_reference_energies
 from mlip_autopipec.potentials.device import DeviceChoice, as_choice
 
@@ -378,7 +378,13 @@ class MaceBackend:
     curve_labels = CurveLabels("epoch", "validation", "MACE validation curves (delta targets, mace's own validation frames)")
 
     def choose_settings(
-        self, train: TrainConfig, n_structures: int, n_train: int, elements: Sequence[str]
+        self,
+        train: TrainConfig,
+        n_structures: int,
+        n_train: int,
+        elements: Sequence[str],
+        training: TrainingData | None = None,
+        seed: int = 42,
     ) -> tuple[MaceSettings, dict[str, str]]:
         """``mace_settings`` of the training frames, with ``train.mace_epochs`` and ``train.mace_options``."""
         settings, why = mace_settings(n_train, train.mace_epochs, train.mace_options)
