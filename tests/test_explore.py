@@ -392,3 +392,24 @@ def test_a_molecule_asked_for_npt_runs_nvt_once(tmp_path: Path) -> None:
     assert summary.runs[0].temperature_K == 300.0 and all(f.info["start_structure_id"] == "water" for f in frames)
     summary.write(tmp_path / "summary.json")
     assert ExploreSummary.read(tmp_path / "summary.json") == summary
+
+
+def test_a_molecule_is_thermostatted_to_the_temperature_asked_for() -> None:
+    """Langevin's ``fixcm`` overheats a 3-atom molecule (about 800 K for 300 K); the pipeline's NVT keeps the centre
+    of mass with ``FixCom`` instead, and the molecule's mean kinetic temperature lands near the target."""
+    from ase import units
+    from ase.calculators.emt import EMT
+
+    from mlip_autopipec.exploration.explore import initial_velocities, make_dynamics
+
+    water = molecule("H2O")
+    water.center(vacuum=4.0)
+    water.calc = EMT()
+    initial_velocities(water, 300.0, np.random.default_rng(1))
+    dyn = make_dynamics(water, "nvt", 300.0, 0.0, 0.5, 0.01, 100.0, 1000.0, np.random.default_rng(2))
+    temperatures = []
+    for _ in range(400):
+        dyn.run(5)
+        temperatures.append(2.0 * water.get_kinetic_energy() / (6 * units.kB))  # 9 - 3 degrees of freedom (centre fixed)
+    mean = float(np.mean(temperatures[100:]))
+    assert 200.0 < mean < 420.0, f"mean kinetic temperature {mean:.0f} K for a 300 K thermostat"

@@ -99,6 +99,11 @@ class StandIn:
     def cell_dft(self, cell: Atoms) -> Calculator:
         return self.dft
 
+    def production_member(self) -> Calculator:
+        """The first member of a ``CommitteeCalculator`` of plain calculators, else the potential itself."""
+        members = getattr(self.potential, "members", None)
+        return members[0] if members else self.potential
+
 
 def by_quantity(rows: list) -> dict:
     return {row.quantity: row for row in rows}
@@ -477,10 +482,11 @@ def test_molecule_dimer_binding_curve_of_known_error(tmp_path: Path) -> None:
     assert len(rows) == 2 and (tmp_path / figures["molecule_dimer"]).read_bytes()[:8] == PNG
 
 
-def test_a_molecule_gets_a_fresh_set_in_vacuum_and_no_periodic_stability_run(tmp_path: Path) -> None:
+def test_a_molecule_gets_a_fresh_set_and_stability_runs_in_vacuum(tmp_path: Path) -> None:
     """H2O: rattled copies of the molecule at each temperature and MD snapshots in vacuum, labelled and scored (EMT on
-    both sides: zero error); nothing periodic (no strain, no surface); stability says why it does not apply."""
-    cfg = ValidationConfig(set_per_temperature=3, set_md_snapshots=2)
+    both sides: zero error); nothing periodic (no strain, no surface); the stability runs are the molecule's own in
+    vacuum, and pass with a bound molecule."""
+    cfg = ValidationConfig(set_per_temperature=3, set_md_snapshots=2, stability_ps=0.5)
     v = emt_set_validation("H2O", cfg, tmp_path, [100.0, 300.0], 0.5)
     rows, figures = checks.fresh_set_check(v)
     counted = {row.quantity: row for row in rows if row.quantity.startswith("force RMSE")}
@@ -490,8 +496,37 @@ def test_a_molecule_gets_a_fresh_set_in_vacuum_and_no_periodic_stability_run(tmp
         row.potential == pytest.approx(0.0, abs=1e-9) for row in counted.values()
     )
     assert set(figures) == {"validation_set_parity", "uncertainty_calibration"}
-    stability, _ = checks.stability_check(v)
-    assert len(stability) == 1 and stability[0].quantity == "not applicable" and "molecule" in stability[0].note
+    stability, stability_figures = checks.stability_check(v)
+    rows = by_quantity(stability)
+    assert set(rows) == {
+        "NVE energy drift",
+        "NVT 100 K: largest bond stretch d/d0 - 1",
+        "NVT 100 K: 1 - d_min/d_bond",
+        "NVT 300 K: largest bond stretch d/d0 - 1",
+        "NVT 300 K: 1 - d_min/d_bond",
+    }
+    stretch = rows["NVT 300 K: largest bond stretch d/d0 - 1"]
+    assert stretch.mark == "pass" and 0.0 < stretch.potential < 0.25 and stretch.n_samples == 100  # 0.5 ps, every 10 steps
+    assert rows["NVT 100 K: largest bond stretch d/d0 - 1"].potential < stretch.potential  # colder, smaller excursions
+    assert_marks_follow_tolerances(stability)
+    assert (tmp_path / stability_figures["stability_bonds"]).read_bytes()[:8] == PNG
+
+
+def test_a_molecule_that_falls_apart_fails_its_stability_rows() -> None:
+    """A purely repulsive potential (Lennard-Jones with sigma beyond the O-H bond) pushes the atoms apart: the run
+    stops at the broken bond and the row fails; its relaxed start is DFT-free (EMT's geometry)."""
+    from ase.calculators.lj import LennardJones
+
+    from mlip_autopipec.validation.molecule_stability import molecule_stability_rows, run_molecule_stability
+
+    water = relaxed_molecule(validation_molecule("H2O", 4.0), EMT()).atoms
+    result = run_molecule_stability(
+        water, LennardJones(sigma=2.5, epsilon=0.5, rc=6.0), [300.0], ValidationConfig(stability_ps=0.5), 0.5, seed=3
+    )
+    (run,) = result.runs
+    assert run.stopped is not None and "broken" in run.stopped and run.duration_ps < 0.5
+    rows = by_quantity(molecule_stability_rows(result))
+    assert rows["NVT 300 K: largest bond stretch d/d0 - 1"].mark == "fail"
 
 
 # ----------------------------------------------------------------------------------------------- ionic crystals

@@ -142,6 +142,8 @@ def choose_ace_settings(n_structures: int, elements: Sequence[str]) -> tuple[Ace
       Small data -> small basis: a basis larger than the data overfits. The linear tiers are solved
       exactly (``ace_linear``: cross-validated ridge); the others with pacemaker's BFGS, whose pyace backend
       costs one evaluation of the data per parameter per step (use the MACE backend for large data on CPUs).
+      For the linear tiers this is only the default: ``select_linear_settings`` replaces basis, kappa, stress
+      weight and ridge by the cross-validated choice once the committee's training data are known.
     - cutoff: 2.25 x the longest covalent bond length among the elements (second/third neighbour
       shell), rounded up to 0.5 A and kept in [4.5, 7.0] A; +0.5 A from 2000 structures on.
     - loss weights: kappa (force share) 0.1 below 300 structures, since forces are 3N numbers per

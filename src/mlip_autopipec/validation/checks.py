@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, cast
 from ase import Atoms
 
 from mlip_autopipec.data.records import ValidationRow
-from mlip_autopipec.potentials.committee import member_calculator
 from mlip_autopipec.structures.composition import parse_composition
 from mlip_autopipec.validation.alloys import AlloyCell, AlloyResult, alloy_cells, alloy_energies, alloy_rows
 from mlip_autopipec.validation.bond_stretch import plot_stretch, stretch_curve, stretch_rows, stretched_bond
@@ -24,6 +23,11 @@ from mlip_autopipec.validation.elastic import elastic_constants, elastic_rows
 from mlip_autopipec.validation.eos import EosResult, eos_rows, equation_of_state, plot_eos
 from mlip_autopipec.validation.fresh_set import draw_validation_set, labelled_errors, set_parity_plot, set_rows
 from mlip_autopipec.validation.molecule_dimer import dimer_curve, dimer_rows, plot_dimer
+from mlip_autopipec.validation.molecule_stability import (
+    bond_stretch_histogram,
+    molecule_stability_rows,
+    run_molecule_stability,
+)
 from mlip_autopipec.validation.molecules import MoleculeGeometry, geometry_rows, relaxed_molecule, validation_molecule
 from mlip_autopipec.validation.phonons import phonon_bands, phonon_rows, plot_phonons
 from mlip_autopipec.validation.stability import rdf_plot, run_stability, stability_rows
@@ -160,7 +164,7 @@ def _bulk(v: _Validation) -> Atoms | None:
     """The cell the fresh set and the stability runs grow from: the crystal, or for an alloy its SQS cell at the
     composition (the ordered compound where no SQS fits). Why: a random alloy has no primitive crystal, but its SQS
     stands for the disordered solid the potential is made for, and it is built without any DFT (icet, Vegard volume).
-    A molecule: its reference geometry in vacuum (the fresh set only; stability MD is for condensed phases)."""
+    A molecule: its reference geometry in vacuum (its fresh set, and its stability MD in vacuum)."""
     if v.crystal.atoms is not None:
         return v.crystal.atoms
     if v.crystal.subset == "molecule" and v.crystal.molecule is not None:
@@ -200,12 +204,14 @@ def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
 def stability_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     """Production MD (one member, no committee) at every target temperature."""
     crystal = _bulk(v)
-    if crystal is not None and not crystal.pbc.any():
-        why = "the stability runs are periodic condensed-phase MD; a molecule is checked by its fresh set's MD snapshots"
-        return [metric("stability", "not applicable", "-", 0.0, None, note=why)], {}
     if crystal is None:
         return [metric("stability", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
-    member = member_calculator(v.committee, 0)
+    member = v.production_member()
+    if not crystal.pbc.any():  # a molecule: in vacuum, from the member's own relaxed geometry (no DFT needed)
+        start = relaxed_molecule(crystal, cast("Calculator", member)).atoms
+        molecular = run_molecule_stability(start, member, v.setup.temperatures, v.cfg, v.setup.timestep_fs, v.setup.seed)
+        figure = bond_stretch_histogram(molecular, v.figure("stability_bonds"))
+        return molecule_stability_rows(molecular, v.cfg.drift_tolerance), {"stability_bonds": v.relative(figure)}
     if v.eos is not None:  # at the potential's own equilibrium volume: a prototype a few % off would run under pressure
         crystal = v.eos[0].at_equilibrium(crystal)
     elif v.crystal.atoms is None:  # an alloy's SQS: at the member's own volume of it (a few evaluations, no DFT)

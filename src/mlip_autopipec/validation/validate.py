@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ase import Atoms
+from ase.calculators.calculator import BaseCalculator
 from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress
 
 from mlip_autopipec.config.models import DFTConfig, FullConfig, LabelConfig, SystemConfig, ValidationConfig
 from mlip_autopipec.data.records import Mark, Threshold, ValidationReport, ValidationRow
-from mlip_autopipec.potentials.committee import CommitteeCalculator
+from mlip_autopipec.potentials.committee import CommitteeCalculator, member_calculator
 from mlip_autopipec.potentials.committee_plan import TrainedCommittee, load_committee
 from mlip_autopipec.validation.crystal import ValidationCrystal, ranked_crystal, validation_crystal
 from mlip_autopipec.validation.dft_reference import DftLabelFailed, LabelledDft
@@ -116,6 +117,10 @@ class _Validation:
         if isinstance(value, Exception):
             raise value
         return value
+
+    def production_member(self) -> BaseCalculator:
+        """The production potential the stability runs use: member 0 alone (baseline + model), no committee."""
+        return member_calculator(self.committee, 0)
 
     def cell_dft(self, cell: Atoms) -> LabelledDft:
         """DFT whose k-point mesh stays one mesh over ``cell``'s equation of state and strains (an alloy cell)."""
