@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlip_autopipec.config.models import FullConfig
-from mlip_autopipec.data.records import CommitteePlan, ValidationReport
+from mlip_autopipec.data.records import CommitteePlan, ValidationReport, ValidationRow
 from mlip_autopipec.potentials.ace import choose_ace_settings
 from mlip_autopipec.potentials.committee_plan import PLAN_NAME, collect_committee, plan_from_labels, train_member
 from mlip_autopipec.validation.validate import validate_committee
@@ -51,6 +51,10 @@ def _config(run: Path) -> FullConfig:
 def train_variant(run: Path, full: FullConfig, workdir: Path, variant: str) -> tuple[Path, float, dict[str, Any]]:
     """Plan (the selection is part of planning) and train the committee of one variant; its manifest, wall time
     and ACE settings."""
+    done = workdir / "trained.json"
+    if done.is_file():  # trained by an earlier call with this work folder: validate it again, do not retrain
+        stored = json.loads(done.read_text())
+        return workdir / "committee.json", float(stored["seconds"]), stored["settings"]
     labels = sorted(str(p) for p in run.glob("results/iter_*/labels/*.json"))
     start = time.monotonic()
     planned = plan_from_labels(labels, workdir, full.elements, full.train, seed=int(full.seed))
@@ -65,7 +69,14 @@ def train_variant(run: Path, full: FullConfig, workdir: Path, variant: str) -> t
     ace = CommitteePlan.read(workdir / PLAN_NAME).ace
     assert ace is not None
     settings = ace.model_dump(include={"number_of_functions_per_element", "kappa", "stress_weight", "ridge"})
-    return manifest, time.monotonic() - start, settings
+    seconds = time.monotonic() - start
+    done.write_text(json.dumps({"seconds": seconds, "settings": settings}))
+    return manifest, seconds, settings
+
+
+def _judged(row: ValidationRow) -> float | None:
+    """What the row's tolerance applies to: the value itself (an RMSE), its absolute or its relative error."""
+    return row.potential if row.compared == "value" else row.error if row.compared == "absolute" else row.relative_error
 
 
 def measure(run: Path, out: Path) -> dict[str, Any]:
@@ -90,8 +101,9 @@ def measure(run: Path, out: Path) -> dict[str, Any]:
     selected = {row.quantity: row for row in reports["cross-validated"].rows}
     for row in reports["size tier"].rows:
         other = selected.get(row.quantity)
-        if row.tolerance is None or other is None or row.error is None or other.error is None:
+        if row.tolerance is None or other is None or _judged(row) is None or _judged(other) is None:
             continue
+        mine, reference = abs(float(_judged(other) or 0.0)), abs(float(_judged(row) or 0.0))
         rows.append(
             {
                 "group": row.group,
@@ -102,7 +114,7 @@ def measure(run: Path, out: Path) -> dict[str, Any]:
                 "size_tier_mark": row.mark,
                 "cross_validated": other.potential,
                 "cross_validated_mark": other.mark,
-                "error_ratio": abs(other.error) / abs(row.error) if row.error else None,
+                "error_ratio": mine / reference if reference else None,
                 "n_samples": other.n_samples,
             }
         )
@@ -125,7 +137,7 @@ def show(result: dict[str, Any]) -> None:
         ratio = row["error_ratio"]
         table.add_row(
             row["quantity"],
-            f"{row['dft']:.4g}" if row["dft"] is not None else "-",
+            "-" if row["dft"] is None else f"{row['dft']:.4g}",
             f"{row['size_tier']:.4g} {row['size_tier_mark']}",
             f"{row['cross_validated']:.4g} {row['cross_validated_mark']}",
             "-" if ratio is None else f"{ratio:.2f}",
@@ -134,6 +146,9 @@ def show(result: dict[str, Any]) -> None:
     console.print(table)
     for variant in VARIANTS:
         console.print(f"{variant}: {result['settings'][variant]}, trained in {result['train_seconds'][variant]:.0f} s")
+    ratios = [row["error_ratio"] for row in result["rows"] if row["error_ratio"] is not None]
+    better = sum(r < 1 for r in ratios)
+    console.print(f"closer to DFT with the cross-validated basis: {better} of {len(ratios)} judged rows")
 
 
 def main() -> None:

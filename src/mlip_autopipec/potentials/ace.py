@@ -502,6 +502,8 @@ def select_linear_settings(
         "kappa": f"{best.kappa:g}: chosen with the basis (force share of the loss)",
         "stress_weight": f"{best.stress_weight:g}: chosen with the basis (stress rows relative to energies per atom)",
         "ridge": f"{best.ridge:g}: chosen with the basis",
+        "solver": "exact ridge solution of energies, forces and stresses at the chosen ridge: the model is linear in "
+        "its coefficients, so no optimiser is needed and the fit is converged by construction",
     }
     return chosen, why
 
