@@ -32,13 +32,20 @@ from rich.table import Table
 from mlip_autopipec.config.models import FullConfig
 from mlip_autopipec.data.records import CommitteePlan, ValidationReport, ValidationRow
 from mlip_autopipec.potentials.ace import choose_ace_settings
-from mlip_autopipec.potentials.committee_plan import PLAN_NAME, collect_committee, plan_from_labels, train_member
+from mlip_autopipec.potentials.committee_plan import (
+    PLAN_NAME,
+    collect_committee,
+    plan_config_hash,
+    plan_from_labels,
+    train_member,
+)
 from mlip_autopipec.validation.validate import validate_committee
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE / "ace_basis_selection.json"
 CACHED_CHECKS = ["equation of state", "elastic", "phonons", "defects", "validation set"]
 VARIANTS = ("size tier", "cross-validated")
+SELECTION_KEYS = {"stress_weight", "ridge", "basis_selection"}
 
 
 def _config(run: Path) -> FullConfig:
@@ -60,8 +67,11 @@ def train_variant(run: Path, full: FullConfig, workdir: Path, variant: str) -> t
     planned = plan_from_labels(labels, workdir, full.elements, full.train, seed=int(full.seed))
     if variant == "size tier":
         plan = planned.plan
-        tier, _ = choose_ace_settings(planned.n_labelled, full.elements)
+        tier, tier_why = choose_ace_settings(planned.n_labelled, full.elements)
         plan.ace = tier
+        plan.settings_why = {key: value for key, value in plan.settings_why.items() if key not in SELECTION_KEYS}
+        plan.settings_why.update(tier_why)
+        plan.config_hash = plan_config_hash(plan)
         plan.write(workdir / PLAN_NAME)
     for member in range(planned.plan.committee_size):
         train_member(workdir, member, active_set=False)

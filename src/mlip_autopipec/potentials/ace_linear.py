@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -136,6 +136,11 @@ def unit_columns(evaluate: Callable[[np.ndarray], BaseCalculator], n_coefficient
     return UnitColumns(energies, forces, stresses, np.repeat(np.flatnonzero(with_stress), 6))
 
 
+def volume_per_atom(frame: pd.DataFrame, structures: np.ndarray) -> np.ndarray:
+    """Volume per atom (A^3) of each listed structure (those with a stress target: a molecule has no cell volume)."""
+    return np.array([frame["ase_atoms"].iloc[i].get_volume() / len(frame["ase_atoms"].iloc[i]) for i in structures])
+
+
 def targets(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the columns are fitted to: energy per atom, force components, stress x volume per atom (delta targets)."""
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
@@ -167,9 +172,13 @@ def row_weights(
 def weighted_design(
     columns: UnitColumns, frame: pd.DataFrame, kappa: float, weights: np.ndarray, stress_weight: float = 0.0
 ) -> LinearDesign:
-    """Stack energy, force and stress rows with their loss weights (see ``row_weights``)."""
+    """Stack energy, force and stress rows with their loss weights (see ``row_weights``); no stress rows at stress
+    weight 0 (rows of weight 0 would count as degrees of freedom in the posterior's residual variance)."""
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
+    if stress_weight == 0:
+        columns = replace(columns, stresses=columns.stresses[:0], stress_structure=columns.stress_structure[:0])
     energy_target, force_target, stress_target = targets(frame)
+    stress_target = stress_target[: columns.stress_structure.size]
     energy_w, force_w, stress_w = row_weights(columns, frame, kappa, stress_weight, weights)
     scale = np.sqrt(np.concatenate([energy_w, force_w, stress_w]))
     return LinearDesign(
@@ -269,8 +278,7 @@ def fit_linear(
     force_error = columns.forces @ coefficients - force_target
     stress_rmse = None
     if stress_target.size:
-        volume_per_atom = np.array([atoms.get_volume() / len(atoms) for atoms in frame["ase_atoms"]])
-        stress_error = (columns.stresses @ coefficients - stress_target) / volume_per_atom[columns.stress_structure]
+        stress_error = (columns.stresses @ coefficients - stress_target) / volume_per_atom(frame, columns.stress_structure)
         stress_rmse = float(np.sqrt(np.mean(stress_error**2)) / GPA)
     return LinearFit(
         coefficients=coefficients,

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from ase.units import GPa as GPA
 
-from mlip_autopipec.potentials.ace_linear import RIDGE_GRID, UnitColumns, ridge_solve_gram, targets
+from mlip_autopipec.potentials.ace_linear import RIDGE_GRID, UnitColumns, ridge_solve_gram, targets, volume_per_atom
 from mlip_autopipec.structures.clusters import SCAN_ORIGINS
 
 KAPPAS = (0.03, 0.1, 0.3, 0.6)
@@ -101,11 +101,10 @@ def _part(matrix: np.ndarray, target: np.ndarray) -> _Part:
 def _fold_parts(columns: UnitColumns, frame: pd.DataFrame, fold_of: np.ndarray) -> list[dict[str, _Part]]:
     """Per fold: energy, force and stress rows as fitted (stress x volume per atom) and stress rows in GPa (scored)."""
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
-    volume_per_atom = np.array([atoms.get_volume() / len(atoms) for atoms in frame["ase_atoms"]])
     energy, force, stress = targets(frame)
     force_fold = np.repeat(fold_of, 3 * n_atoms)
     stress_fold = fold_of[columns.stress_structure]
-    to_gpa = 1.0 / (volume_per_atom[columns.stress_structure] * GPA)
+    to_gpa = 1.0 / (volume_per_atom(frame, columns.stress_structure) * GPA)
     parts = []
     for fold in range(max(int(fold_of.max()) + 1, 1)):
         e, f, s = fold_of == fold, force_fold == fold, stress_fold == fold
@@ -128,7 +127,10 @@ def assign_folds(frame: pd.DataFrame, seed: int) -> np.ndarray:
     extrapolation that nothing in the validation asks for, and it dominated the score (held-out energies of
     100-500 meV/atom on the demo's data against 25 meV/atom on its fresh validation set).
     """
-    anchor = frame["origin"].isin(SCAN_ORIGINS).to_numpy() if "origin" in frame else np.zeros(len(frame), bool)
+    origins = frame["origin"] if "origin" in frame else pd.Series(["unknown"] * len(frame))
+    sizes = np.array([len(atoms) for atoms in frame["ase_atoms"]])
+    unknown = origins.isin(["", "unknown"]).to_numpy()
+    anchor = origins.isin(SCAN_ORIGINS).to_numpy() | (unknown & (sizes <= 3))  # as clusters.is_scan, by size when unnamed
     scored = np.flatnonzero(~anchor)
     fold_of = np.full(len(frame), -1)
     if scored.size <= LEAVE_ONE_OUT_UP_TO:
@@ -154,7 +156,8 @@ def score_basis(
     total = {kind: _sum(p[kind] for p in parts) for kind in parts[0]}
     for kind, part in _fold_parts(columns, frame, np.where(fold_of < 0, 0, -1))[0].items():
         total[kind] = total[kind] + part  # the anchors: always trained, never scored
-    has_stress = total["stress"].count > 0
+    held_count = {kind: max(1, sum(p[kind].count for p in parts)) for kind in parts[0]}  # rows ever held out
+    has_stress = sum(p["stress"].count for p in parts) > 0
     scores = []
     for kappa, stress_weight in product(kappas, stress_weights if has_stress else (0.0,)):
         for ridge in RIDGE_GRID:
@@ -174,9 +177,9 @@ def score_basis(
                 coefficients = ridge_solve_gram(gram, rhs, ridge)
                 for kind in sse:
                     sse[kind] += held[kind].sse(coefficients)
-            energy_rmse = float(np.sqrt(max(sse["energy"], 0.0) / total["energy"].count))
-            force_rmse = float(np.sqrt(max(sse["force"], 0.0) / total["force"].count))
-            stress_rmse = float(np.sqrt(max(sse["stress_gpa"], 0.0) / total["stress_gpa"].count)) if has_stress else None
+            energy_rmse = float(np.sqrt(max(sse["energy"], 0.0) / held_count["energy"]))
+            force_rmse = float(np.sqrt(max(sse["force"], 0.0) / held_count["force"]))
+            stress_rmse = float(np.sqrt(max(sse["stress_gpa"], 0.0) / held_count["stress_gpa"])) if has_stress else None
             score = (energy_rmse / goal.energy_per_atom) ** 2 + (force_rmse / goal.force) ** 2
             if stress_rmse is not None:
                 score += (stress_rmse / goal.stress_gpa) ** 2

@@ -72,6 +72,11 @@ _HASHED = {
 }
 
 
+def plan_config_hash(plan: CommitteePlan) -> str:
+    """The hash of everything in a plan that changes the fit (``_HASHED``)."""
+    return parameters_hash(plan.model_dump(mode="json", include=_HASHED, exclude_none=True))
+
+
 def member_dir(workdir: str | Path, member: int) -> Path:
     return Path(workdir) / f"member_{member:02d}"
 
@@ -140,7 +145,7 @@ def plan_committee(
         initial_test_ids=list(previous_plan.initial_test_ids) if previous_plan else split.test_ids,
         config_hash="",
     )
-    plan.config_hash = parameters_hash(plan.model_dump(mode="json", include=_HASHED, exclude_none=True))
+    plan.config_hash = plan_config_hash(plan)
     plan.write(workdir / PLAN_NAME)
     return plan
 

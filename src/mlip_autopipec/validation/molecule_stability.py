@@ -98,6 +98,8 @@ def molecule_run(
 ) -> MoleculeRun:
     """Langevin from the relaxed ``molecule``; stops early once a bond breaks (beyond ``WARN_FACTOR`` x the
     tolerance) or two atoms come closer than ``COLLAPSE_RATIO`` x the shortest bond."""
+    if len(molecule) < 2:
+        raise ValueError("molecule stability needs at least two atoms")
     pairs, d0 = bonds(molecule)
     shortest = float(d0.min()) if d0.size else float(np.min(molecule.get_all_distances()[np.triu_indices(len(molecule), 1)]))
     work = molecule.copy()
