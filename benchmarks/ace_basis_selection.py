@@ -1,4 +1,5 @@
-"""The linear ACE basis chosen by cross-validation (``potentials.ace_selection``) against the size tier alone
+"""The linear ACE basis chosen by cross-validation (``potentials.ace_selection``), among the candidates that hold the
+run's highest target temperature (``potentials.stability_probe``), against the size tier alone
 (the rule before it: 24 functions below 60 structures per element), on the labels of a finished run, judged by
 the run's own validation against DFT from the same engine.
 
@@ -39,6 +40,7 @@ from mlip_autopipec.potentials.committee_plan import (
     plan_from_labels,
     train_member,
 )
+from mlip_autopipec.potentials.stability_probe import ProbeSettings
 from mlip_autopipec.validation.validate import validate_committee
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +66,8 @@ def train_variant(run: Path, full: FullConfig, workdir: Path, variant: str) -> t
         return workdir / "committee.json", float(stored["seconds"]), stored["settings"]
     labels = sorted(str(p) for p in run.glob("results/iter_*/labels/*.json"))
     start = time.monotonic()
-    planned = plan_from_labels(labels, workdir, full.elements, full.train, seed=int(full.seed))
+    probe = ProbeSettings(max(full.temperatures), full.explore.timestep_fs, seed=int(full.seed))
+    planned = plan_from_labels(labels, workdir, full.elements, full.train, seed=int(full.seed), probe=probe)
     if variant == "size tier":
         plan = planned.plan
         tier, tier_why = choose_ace_settings(planned.n_labelled, full.elements)

@@ -6,6 +6,7 @@ from mlip_autopipec.config.models import TrainConfig
 from mlip_autopipec.config.rule_params import declared_section
 from mlip_autopipec.joblog import job_logger
 from mlip_autopipec.potentials.committee_plan import plan_from_labels
+from mlip_autopipec.potentials.stability_probe import ProbeSettings
 
 snakemake = globals()["snakemake"]
 log = job_logger("train_plan", snakemake.log[0])
@@ -19,6 +20,9 @@ planned = plan_from_labels(
     train,
     seed=int(snakemake.params.seed),
     previous_plan_file=previous[0] if previous else None,
+    probe=ProbeSettings(
+        float(snakemake.params.probe_temperature), float(snakemake.params.probe_timestep_fs), seed=int(snakemake.params.seed)
+    ),
 )
 plan = planned.plan
 log.info(

@@ -89,3 +89,46 @@ def test_atoms_dimers_and_trimers_are_never_held_out() -> None:
     assert (folds[3:] >= 0).all() and folds.max() == 9  # 70 scored structures: ten random folds
     small = assign_folds(frame.iloc[:20], seed=0)
     assert sorted(small[3:]) == list(range(17))  # leave one out
+
+
+def _cu_cells() -> list[Atoms]:
+    """Rattled fcc Cu cells labelled by EMT (a real calculator with a stable crystal)."""
+    from ase.calculators.emt import EMT
+
+    frames = []
+    for seed in range(3):
+        atoms = bulk("Cu", "fcc", 3.61, cubic=True)
+        atoms.rattle(0.02 * (seed + 1), seed=seed)
+        atoms.calc = EMT()
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        frames.append(atoms)
+    return frames
+
+
+def test_the_probe_accepts_a_stable_potential_and_rejects_one_that_collapses() -> None:
+    from ase.calculators.emt import EMT
+    from ase.calculators.lj import LennardJones
+
+    from mlip_autopipec.potentials.stability_probe import ProbeSettings, probe, probe_start
+
+    start = probe_start(_cu_cells())
+    assert start is not None and len(start) == 4 and start.calc is None
+    settings = ProbeSettings(temperature_K=600.0, timestep_fs=2.0, duration_ps=0.4)
+    stable = probe(EMT(), start, settings)
+    assert stable.stable and "d_min/d_nn" in stable.summary
+    collapsing = probe(LennardJones(sigma=1.0, epsilon=2.0, rc=4.0), start, settings)  # its minimum at 1.1 A
+    assert not collapsing.stable and "stopped" in collapsing.summary
+
+
+def test_the_selection_records_its_probe(si_frames: list[Atoms]) -> None:
+    """With a probe, the chosen candidate is one that passed it, and the plan's reasons say so."""
+    from mlip_autopipec.potentials.stability_probe import ProbeSettings
+
+    baseline = make_baseline("zbl", ELEMENTS)
+    references = reference_energies(delta_targets(si_frames, baseline), elements=ELEMENTS)
+    probe = ProbeSettings(temperature_K=300.0, timestep_fs=2.0, duration_ps=0.2)
+    default, _ = choose_ace_settings(len(si_frames), ELEMENTS)
+    chosen, why = select_linear_settings(default, TrainingData(si_frames, baseline, references, probe), ELEMENTS, seed=5)
+    assert chosen.ridge is not None, why
+    last = why["stability_probe"].split("; ")[-1]
+    assert last.startswith(f"{chosen.number_of_functions_per_element} functions") and ": stable," in last

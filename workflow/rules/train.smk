@@ -14,6 +14,8 @@ rule train_plan:
         train=used("train", "committee_size", "baseline", "backend", "optimizer_steps", "mace_epochs", "mace_options"),
         elements=FULL.elements,
         seed=FULL.seed,
+        probe_temperature=max(FULL.temperatures),  # a candidate basis must hold the highest target temperature
+        probe_timestep_fs=FULL.explore.timestep_fs,
         version=VERSION,
     threads: request("default", "threads")
     resources:

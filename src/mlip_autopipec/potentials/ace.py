@@ -36,10 +36,17 @@ from mlip_autopipec.potentials.ace_linear import (
     posterior_member,
     unit_columns,
 )
-from mlip_autopipec.potentials.ace_selection import MIN_STRUCTURES, assign_folds, best_per_basis, score_basis
+from mlip_autopipec.potentials.ace_selection import (
+    MIN_STRUCTURES,
+    CandidateScore,
+    assign_folds,
+    best_per_basis,
+    score_basis,
+)
 from mlip_autopipec.potentials.backend import Curve, CurveLabels, MemberJob, TrainingData, relative_path
 from mlip_autopipec.potentials.dataset import origin_of, structure_key
-from mlip_autopipec.potentials.delta import delta_targets, reference_energy
+from mlip_autopipec.potentials.delta import DeltaCalculator, delta_targets, reference_energy
+from mlip_autopipec.potentials.stability_probe import probe, probe_start
 
 if TYPE_CHECKING:
     from mlip_autopipec.config.models import TrainConfig
@@ -119,6 +126,20 @@ _TIERS: tuple[tuple[float, int, list[int], list[int], int, str, int], ...] = (
     (2000, 300, [12, 6, 4, 3, 2], [0, 3, 3, 2, 1], 2, "all", 1000),
     (float("inf"), 700, [15, 6, 4, 3, 2, 2], [0, 3, 3, 2, 2, 1], 2, "all", 2000),
 )
+
+
+SMALL_BASIS_PROBES = 4
+"""Points of the smallest basis probed after every basis's best point has been (a collapse stops within ~1 ps)."""
+
+
+def probe_order(scores: Sequence[CandidateScore]) -> list[CandidateScore]:
+    """The order candidates are probed in: each basis's best point, best first (a basis whose best point collapses
+    lacks data where the probe goes, whatever its loss weights: on the demo's data eight 80- and 150-function points
+    all collapsed), then the next ``SMALL_BASIS_PROBES`` points of the smallest basis by score."""
+    first = sorted(best_per_basis(scores), key=lambda c: c.score)
+    smallest = min(c.functions for c in scores)
+    rest = sorted((c for c in scores if c.functions == smallest and c not in first), key=lambda c: c.score)
+    return first + rest[:SMALL_BASIS_PROBES]
 
 
 # Linear bases the cross-validated selection (``select_linear_settings``) chooses among: (functions per element,
@@ -464,10 +485,12 @@ def linear_columns(settings: AceSettings, elements: Sequence[str], seed: int, fr
 def select_linear_settings(
     settings: AceSettings, training: TrainingData, elements: Sequence[str], seed: int
 ) -> tuple[AceSettings, dict[str, str]]:
-    """The linear basis, kappa, stress weight and ridge of least cross-validated error (``ace_selection``).
+    """The linear basis, kappa, stress weight and ridge of least cross-validated error (``ace_selection``) among
+    those that hold the run's highest target temperature (``stability_probe``, when ``training.probe`` is given).
 
-    Candidates: ``LINEAR_CANDIDATES`` (same cutoff as ``settings``). Returns ``settings`` unchanged (and no
-    reasons) when the solver is not linear or there are too few structures to hold any out.
+    Candidates: ``LINEAR_CANDIDATES`` (same cutoff as ``settings``) in ``probe_order``; the first whose all-data fit
+    passes the probe is chosen. Returns ``settings`` unchanged when the solver
+    is not linear, when there are too few structures to hold any out, or when no candidate passes the probe.
     """
     if settings.solver != "linear":
         return settings, {}
@@ -484,28 +507,58 @@ def select_linear_settings(
         )
         for nfunc, nradmax, lmax in LINEAR_CANDIDATES
     }
-    scores = []
+    scores, fitted = [], {}
     for nfunc, candidate in candidates.items():
-        _, columns = linear_columns(candidate, elements, seed, frame)
+        basis, columns = linear_columns(candidate, elements, seed, frame)
+        fitted[nfunc] = (basis, columns)
         scores += score_basis(columns, frame, nfunc, seed)
-    best = min(scores, key=lambda c: c.score)
-    chosen = candidates[best.functions].model_copy(
-        update={"kappa": best.kappa, "stress_weight": best.stress_weight, "ridge": best.ridge}
-    )
+    ranked = probe_order(scores) if training.probe is not None else [min(scores, key=lambda c: c.score)]
     evidence = "; ".join(c.summary() for c in best_per_basis(scores))
     reason = (
         f"least cross-validated error over {n_scored} held-out structures (atoms, dimers and trimers always trained), "
         f"each error over its target (energy, force, stress) summed in squares; best of each basis: {evidence}"
     )
-    why = {
-        "number_of_functions_per_element": f"{best.functions} functions: {reason}",
-        "kappa": f"{best.kappa:g}: chosen with the basis (force share of the loss)",
-        "stress_weight": f"{best.stress_weight:g}: chosen with the basis (stress rows relative to energies per atom)",
-        "ridge": f"{best.ridge:g}: chosen with the basis",
-        "solver": "exact ridge solution of energies, forces and stresses at the chosen ridge: the model is linear in "
-        "its coefficients, so no optimiser is needed and the fit is converged by construction",
+    probes: list[str] = []
+    start = probe_start(training.structures) if training.probe is not None else None
+    for best in ranked:
+        chosen = candidates[best.functions].model_copy(
+            update={"kappa": best.kappa, "stress_weight": best.stress_weight, "ridge": best.ridge}
+        )
+        if training.probe is not None and start is not None:
+            basis, columns = fitted[best.functions]
+            fit = fit_linear(columns, frame, chosen.kappa, seed, chosen.stress_weight, chosen.ridge)
+            trial = basis.copy()
+            trial.set_func_coeffs(list(fit.coefficients))
+            result = probe(_delta_calculator(trial, training), start, training.probe)
+            verdict = "stable" if result.stable else "rejected"
+            probes.append(
+                f"{best.functions} functions, kappa {best.kappa:g}, stress weight {best.stress_weight:g}, ridge "
+                f"{best.ridge:g}: {verdict}, {result.summary}"
+            )
+            if not result.stable:
+                continue
+        why = {
+            "number_of_functions_per_element": f"{best.functions} functions: {reason}",
+            "kappa": f"{best.kappa:g}: chosen with the basis (force share of the loss)",
+            "stress_weight": f"{best.stress_weight:g}: chosen with the basis (stress rows relative to energies per atom)",
+            "ridge": f"{best.ridge:g}: chosen with the basis",
+            "solver": "exact ridge solution of energies, forces and stresses at the chosen ridge: the model is linear in "
+            "its coefficients, so no optimiser is needed and the fit is converged by construction",
+        }
+        if probes:
+            why["stability_probe"] = "; ".join(probes)
+        return chosen, why
+    return settings, {
+        "basis_selection": f"no candidate held the highest target temperature ({'; '.join(probes)}); the size tier's "
+        f"basis is kept ({reason})"
     }
-    return chosen, why
+
+
+def _delta_calculator(basis: Any, training: TrainingData) -> BaseCalculator:
+    """A candidate's production calculator: baseline + the linear ACE model of ``basis`` + reference energies."""
+    from pyace import PyACECalculator
+
+    return DeltaCalculator(training.baseline, PyACECalculator(basis), training.reference_energies, view=ace_view)
 
 
 def write_linear_fit(

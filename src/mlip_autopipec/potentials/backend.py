@@ -22,6 +22,7 @@ from ase.calculators.calculator import BaseCalculator, Calculator
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlip_autopipec.potentials.device import DeviceChoice
+from mlip_autopipec.potentials.stability_probe import ProbeSettings
 
 if TYPE_CHECKING:
     from mlip_autopipec.config.models import TrainConfig
@@ -94,6 +95,7 @@ class TrainingData:
     structures: Sequence[Atoms]
     baseline: BaseCalculator | None
     reference_energies: Mapping[str, float]
+    probe: ProbeSettings | None = None  # MD that a candidate model must survive (the run's highest temperature)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from mlip_autopipec.potentials.baselines import make_baseline
 from mlip_autopipec.potentials.dataset import split_train_test
 from mlip_autopipec.potentials.delta import delta_targets, reference_energies
 from mlip_autopipec.potentials.device import DeviceChoice
+from mlip_autopipec.potentials.stability_probe import ProbeSettings
 
 MANIFEST_NAME = "committee.json"
 PLAN_NAME = "plan.json"
@@ -90,6 +91,7 @@ def plan_committee(
     baseline_params: Mapping[str, Any] | None = None,
     isolated_energies: Mapping[str, float] | None = None,
     previous_plan: CommitteePlan | None = None,
+    probe: ProbeSettings | None = None,
 ) -> CommitteePlan:
     """Split the data (test held out by structure), fit reference energies on the training delta targets,
     choose the backend's settings, write ``train.extxyz``, ``test.extxyz`` and ``plan.json`` into ``workdir``.
@@ -102,7 +104,7 @@ def plan_committee(
     ``previous_plan`` (the last iteration's): its test and training structures stay where they were
     (only new structures are split), and ``initial_test_ids`` (the first iteration's test set, held out
     ever since) is carried along, so every committee of a run is scored on that same yardstick and the
-    stopping rule compares like with like.
+    stopping rule compares like with like. ``probe``: the MD a candidate basis must survive (``stability_probe``).
     """
     train = train or TrainConfig()
     backend = get_backend(train.backend)
@@ -122,7 +124,7 @@ def plan_committee(
         raise ValueError("no training structures after the split")
     references = reference_energies(delta_targets(split.train, base), elements=list(elements), isolated=isolated_energies)
     backend_settings, backend_why = backend.choose_settings(
-        train, len(structures), len(split.train), elements, TrainingData(split.train, base, references), settings.seed
+        train, len(structures), len(split.train), elements, TrainingData(split.train, base, references, probe), settings.seed
     )
     atomic_write_extxyz(workdir / TRAIN_NAME, split.train)
     atomic_write_extxyz(workdir / TEST_NAME, split.test)
@@ -165,6 +167,7 @@ def plan_from_labels(
     train: TrainConfig,
     seed: int,
     previous_plan_file: str | Path | None = None,
+    probe: ProbeSettings | None = None,
 ) -> PlannedCommittee:
     """The workflow's plan: the labelled records (failed ones left out), DFT isolated-atom energies as fixed
     reference energies, and the previous iteration's plan (its test set stays held out)."""
@@ -184,6 +187,7 @@ def plan_from_labels(
         seed=seed,
         isolated_energies=isolated or None,
         previous_plan=previous,
+        probe=probe,
     )
     return PlannedCommittee(plan, len(labelled), len(records) - len(labelled))
 
