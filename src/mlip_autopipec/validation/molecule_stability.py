@@ -42,6 +42,7 @@ from mlip_autopipec.validation.stability import (  # noqa: E402
     GROUP,
     MIN_DISTANCE_TOLERANCE,
     NveDrift,
+    drift_row,
     nve_drift,
 )
 from mlip_autopipec.validation.table import WARN_FACTOR, metric  # noqa: E402
@@ -176,20 +177,7 @@ def run_molecule_stability(
 
 def molecule_stability_rows(result: MoleculeStability, drift_tolerance: float = DRIFT_TOLERANCE) -> list[ValidationRow]:
     """NVE drift, and per temperature the largest bond stretch and the closest approach (all judged)."""
-    d = result.drift
-    rows = [
-        metric(
-            GROUP,
-            "NVE energy drift",
-            "meV/atom/ps",
-            d.drift,
-            drift_tolerance,
-            n_samples=d.n_samples,
-            note=f"linear fit of the total energy over {d.duration_ps:g} ps NVE of the molecule in vacuum at "
-            f"{d.mean_temperature_K:.0f} K, timestep {result.timestep_fs:g} fs; n_samples: energies"
-            + (f"; broke at {d.broken}" if d.broken else ""),
-        )
-    ]
+    rows = [drift_row(result.drift, drift_tolerance, result.timestep_fs, "the molecule in vacuum")]
     for run in result.runs:
         where = f"{run.duration_ps:g} of {run.requested_ps:g} ps Langevin in vacuum"
         stopped = f"; stopped at {run.stopped}" if run.stopped else ""

@@ -329,22 +329,23 @@ def run_stability(
     return StabilityResult(drift=drift, runs=runs, timestep_fs=float(timestep_fs), n_atoms=len(cell))
 
 
+def drift_row(d: NveDrift, drift_tolerance: float, timestep_fs: float, system: str) -> ValidationRow:
+    """The judged NVE-drift row (``system`` says what ran: "64 atoms", "the molecule in vacuum")."""
+    return metric(
+        GROUP,
+        "NVE energy drift",
+        "meV/atom/ps",
+        d.drift,
+        drift_tolerance,
+        n_samples=d.n_samples,
+        note=f"linear fit of the total energy over {d.duration_ps:g} ps NVE at {d.mean_temperature_K:.0f} K, {system}, "
+        f"timestep {timestep_fs:g} fs; n_samples: energies" + (f"; broke at {d.broken}" if d.broken else ""),
+    )
+
+
 def stability_rows(result: StabilityResult, drift_tolerance: float = DRIFT_TOLERANCE) -> list[ValidationRow]:
     """NVE drift (judged), and per temperature 1 - d_min/d_nn and the potential-energy rise (judged)."""
-    d = result.drift
-    rows = [
-        metric(
-            GROUP,
-            "NVE energy drift",
-            "meV/atom/ps",
-            d.drift,
-            drift_tolerance,
-            n_samples=d.n_samples,
-            note=f"linear fit of the total energy over {d.duration_ps:g} ps NVE at {d.mean_temperature_K:.0f} K, "
-            f"{d.n_atoms} atoms, timestep {result.timestep_fs:g} fs; n_samples: energies"
-            + (f"; broke at {d.broken}" if d.broken else ""),
-        )
-    ]
+    rows = [drift_row(result.drift, drift_tolerance, result.timestep_fs, f"{result.drift.n_atoms} atoms")]
     for run in result.runs:
         where = f"{run.duration_ps:g} of {run.requested_ps:g} ps Langevin, {run.n_atoms} atoms"
         stopped = f"; stopped at {run.stopped}" if run.stopped else ""
