@@ -175,10 +175,10 @@ def weighted_design(
     """Stack energy, force and stress rows with their loss weights (see ``row_weights``); no stress rows at stress
     weight 0 (rows of weight 0 would count as degrees of freedom in the posterior's residual variance)."""
     n_atoms = np.array([len(atoms) for atoms in frame["ase_atoms"]])
+    energy_target, force_target, stress_target = targets(frame)
     if stress_weight == 0:
         columns = replace(columns, stresses=columns.stresses[:0], stress_structure=columns.stress_structure[:0])
-    energy_target, force_target, stress_target = targets(frame)
-    stress_target = stress_target[: columns.stress_structure.size]
+        stress_target = stress_target[:0]
     energy_w, force_w, stress_w = row_weights(columns, frame, kappa, stress_weight, weights)
     scale = np.sqrt(np.concatenate([energy_w, force_w, stress_w]))
     return LinearDesign(
