@@ -43,9 +43,16 @@ def test_tiny_changes_cost_not_physics_and_production_changes_nothing() -> None:
     production = expand_config({"composition": "NaCl"})
     assert production == expand_config({"composition": "NaCl", "profile": "production"})
     tiny = expand_config({"composition": "NaCl", "profile": "tiny"})
-    assert tiny.dft == production.dft  # a gapped system: the same DFT, label for label
+    # an ionic solid: the same functional, pseudopotentials, cutoffs and smearing; only a coarser k-mesh (a wide gap)
+    assert tiny.dft.kpoint_spacing == 0.6 and production.dft.kpoint_spacing == 0.3 and "ionic" in tiny.dft.why["kpoint_spacing"]
+    assert _without_why(tiny.dft.model_dump()) == {**_without_why(production.dft.model_dump()), "kpoint_spacing": 0.6}
     assert (tiny.generate.target_atoms, tiny.select.initial_structures, tiny.dft_budget) == (8, 16, 28)
     assert production.generate.target_atoms > 8 and production.dft_budget > 28
+    # a covalent semiconductor keeps production's DFT label for label (the demo's labels stay valid)
+    assert expand_config({"composition": "Si", "profile": "tiny"}).dft == expand_config({"composition": "Si"}).dft
+    # the user's bonding type decides: NaCl declared covalent gets the gapped default mesh
+    declared = expand_config({"composition": "NaCl", "profile": "tiny", "system": {"bonding_type": "covalent"}})
+    assert declared.dft.kpoint_spacing == 0.3
 
 
 def test_user_keys_win_over_the_profile_and_keep_no_profile_reason() -> None:

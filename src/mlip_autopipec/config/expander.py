@@ -51,7 +51,10 @@ class ConfigExpander:
     def _with_profile(self, minimal: MinimalConfig) -> MinimalConfig:
         """The user's config with the profile's values where the user set nothing, each with the profile's reason."""
         metallic = is_metallic(self.elements)
-        values, reasons = profile_overrides(minimal.profile, metallic, alloy=metallic and len(self.elements) > 1)
+        bonding_type = (minimal.system or {}).get("bonding_type") or analyse_bonding(self.amounts).bonding_type
+        values, reasons = profile_overrides(
+            minimal.profile, metallic, alloy=metallic and len(self.elements) > 1, ionic=bonding_type == "ionic"
+        )
         if not values:
             return minimal
         user = minimal.model_dump(exclude_unset=True)
