@@ -187,3 +187,25 @@ def test_the_surrogate_is_built_only_when_needed_and_named_in_the_summary(tmp_pa
     assert used.used == "chgnet" and relaxed.summary(used.used).surrogate == "chgnet"
     summary.write(tmp_path / "generated_summary.json")
     assert GenerateSummary.read(tmp_path / "generated_summary.json") == summary
+
+
+def test_ionic_antisites_swap_only_like_charges_and_rock_salt_has_none() -> None:
+    """A cation on an anion site is eV above the crystal and the hardest SCF of a run (NaCl's took 41 and over 100
+    pw.x iterations against 7-10 for the other 8-atom cells); like-charged swaps (Mg on Al in a spinel) stay."""
+    rng = np.random.default_rng(0)
+    rock_salt = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    assert perturb.with_antisite(rock_salt, rng, {"Na": 1.0, "Cl": -1.0}) is None
+    swapped = perturb.with_antisite(rock_salt, rng)  # no charges (an alloy): any two species
+    assert swapped is not None and sorted(swapped.numbers) == sorted(rock_salt.numbers)
+    assert (swapped.numbers != rock_salt.numbers).sum() == 2
+    spinel_like = Atoms("MgAl2O4", positions=np.arange(21.0).reshape(7, 3), cell=np.eye(3) * 10, pbc=True)
+    for _ in range(20):
+        moved = perturb.with_antisite(spinel_like, rng, {"Mg": 2.0, "Al": 3.0, "O": -2.0})
+        assert moved is not None
+        changed = np.flatnonzero(moved.numbers != spinel_like.numbers)
+        assert len(changed) == 2 and set(spinel_like[changed].get_chemical_symbols()) == {"Mg", "Al"}
+    _, nacl = _generate("NaCl")
+    _, gaas = _generate("GaAs")  # covalent: As on a Ga site is a real defect (EL2) and is kept
+    assert analyse_bonding(parse_composition("NaCl")).bonding_type == "ionic"
+    assert "antisite" not in nacl.counts and nacl.counts["vacancy"] >= 1
+    assert gaas.counts.get("antisite", 0) >= 1

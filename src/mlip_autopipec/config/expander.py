@@ -213,6 +213,11 @@ class ConfigExpander:
             heuristic["sqs_concentration_shifts"] = [0.0, -0.125, 0.125] if n == 2 else [0.0]
             why["sqs_sizes"] = "SQS at two cell sizes (multiples of the element count) for finite-size variety"
             why["sqs_concentration_shifts"] = "binary alloys: also +-12.5% around the target composition"
+        if bonding.bonding_type == "ionic":
+            why["antisites"] = (
+                "ionic: only like-charged ions swap (a cation on an anion site is eV above the crystal, where no MD goes, "
+                "and the hardest SCF of a run); with one cation and one anion there are none"
+            )
         if bonding.bonding_type == "molecular":
             heuristic["surfaces"] = False
             why["surfaces"] = "molecules have no surfaces"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,10 +118,16 @@ def relaxed_strained_crystals(
 
 
 def perturbed_crystals(
-    base: Atoms, cfg: GenerateConfig, rng: np.random.Generator, prefix: str = "", calculator: Calculator | None = None
+    base: Atoms,
+    cfg: GenerateConfig,
+    rng: np.random.Generator,
+    prefix: str = "",
+    calculator: Calculator | None = None,
+    charges: Mapping[str, float] | None = None,
 ) -> list[Atoms]:
     """Strained + rattled supercells at each rattle temperature, vacancies, antisites, surfaces, and (with the
-    surrogate) strained cells with relaxed ions."""
+    surrogate) strained cells with relaxed ions. ``charges``: oxidation states of an ionic crystal, whose antisites
+    only swap like-charged ions (``perturb.with_antisite``)."""
     cell = perturb.supercell_for(base, cfg.target_atoms)
     frames = _tag([cell.copy()], f"{prefix}ideal")
     for temperature in cfg.rattle_temperatures:
@@ -133,7 +139,7 @@ def perturbed_crystals(
     for _ in range(cfg.vacancies):
         frames += _tag([perturb.rattle(perturb.with_vacancy(cell, rng), rng, low)], f"{prefix}vacancy")
     for _ in range(cfg.antisites):
-        swapped = perturb.with_antisite(cell, rng)
+        swapped = perturb.with_antisite(cell, rng, charges)
         if swapped is not None:
             frames += _tag([perturb.rattle(swapped, rng, low)], f"{prefix}antisite")
     if cfg.surfaces:
@@ -217,7 +223,12 @@ def random_cells(amounts: dict[str, float], cfg: GenerateConfig, rng: np.random.
 
 
 def seeded_crystals(
-    ranking: Ranking, cfg: GenerateConfig, rng: np.random.Generator, prefix: str = "", calculator: Calculator | None = None
+    ranking: Ranking,
+    cfg: GenerateConfig,
+    rng: np.random.Generator,
+    prefix: str = "",
+    calculator: Calculator | None = None,
+    charges: Mapping[str, float] | None = None,
 ) -> list[Atoms]:
     """The lowest-energy candidate perturbed in full; the other distinct ones within the window lightly (ideal and
     strained/rattled cells: their defects and surfaces matter less than the ground state's). Each frame names its seed."""
@@ -235,7 +246,7 @@ def seeded_crystals(
     for k, seed in enumerate(seeds):
         why = ranking.why(seed)
         logger.info("seed %d: %s", k, why)
-        for atoms in perturbed_crystals(seed.atoms, cfg if k == 0 else light, rng, prefix, calculator):
+        for atoms in perturbed_crystals(seed.atoms, cfg if k == 0 else light, rng, prefix, calculator, charges):
             atoms.info.update(prototype=seed.label, prototype_energy_ev_per_atom=round(seed.energy_per_atom, 5), why=why)
             frames.append(atoms)
     return frames
@@ -272,6 +283,7 @@ def generate_structures(
             system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states
         )
     prototype = choose_prototype(amounts, bonding)
+    charges = bonding.oxidation_states if bonding.bonding_type == "ionic" else None  # antisites swap like charges only
     frames: list[Atoms] = []
     molecular = bonding.bonding_type == "molecular"
     is_alloy = bonding.bonding_type == "metallic" and len(amounts) > 1
@@ -288,10 +300,10 @@ def generate_structures(
         if ranking is not None:  # ordered compounds of the alloy (L1_0, L1_2, B2, ...): seeds beside the SQS cells
             frames += seeded_crystals(ranking, cfg, rng, prefix="ordered_", calculator=calculator)
     elif ranking is not None:
-        frames += seeded_crystals(ranking, cfg, rng, calculator=calculator)
+        frames += seeded_crystals(ranking, cfg, rng, calculator=calculator, charges=charges)
     elif prototype is not None:
         base = relax_cell(prototype.atoms, calculator) if calculator is not None and cfg.relax_prototype else prototype.atoms
-        frames += perturbed_crystals(base, cfg, rng, calculator=calculator if cfg.relax_prototype else None)
+        frames += perturbed_crystals(base, cfg, rng, calculator=calculator if cfg.relax_prototype else None, charges=charges)
     if not molecular and not is_alloy and (prototype is None if ranking is None else not candidates_for(amounts, bonding)):
         frames += random_cells(amounts, cfg, rng)
     scan_frames = clusters.dimer_scan(elements, cfg.dimer_points, cfg.min_distance_factor, cfg.scan_max_factor)

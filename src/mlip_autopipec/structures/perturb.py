@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -79,13 +80,20 @@ def with_vacancy(atoms: Atoms, rng: np.random.Generator) -> Atoms:
     return defected
 
 
-def with_antisite(atoms: Atoms, rng: np.random.Generator) -> Atoms | None:
-    """Swap two atoms of different species; None for a one-element structure."""
+def with_antisite(atoms: Atoms, rng: np.random.Generator, charges: Mapping[str, float] | None = None) -> Atoms | None:
+    """Swap two atoms of different species; None when no pair may be swapped.
+
+    ``charges`` (oxidation states, for ionic crystals): only species whose charges have the same sign are swapped
+    (Mg on an Al site in a spinel), never a cation with an anion, which puts like charges side by side several eV
+    above the crystal, where no MD goes, and is the hardest SCF of a run. Rock salt then has no antisite.
+    """
     symbols = np.array(atoms.get_chemical_symbols())
-    if len(set(symbols)) < 2:
+    sign = {el: (0.0 if charges is None else float(np.sign(charges.get(el, 0.0)))) for el in set(symbols)}
+    swappable = [k for k in range(len(atoms)) if any(sign[el] == sign[symbols[k]] and el != symbols[k] for el in sign)]
+    if not swappable:
         return None
-    i = int(rng.integers(len(atoms)))
-    candidates = np.flatnonzero(symbols != symbols[i])
+    i = int(rng.choice(swappable)) if charges is not None else int(rng.integers(len(atoms)))
+    candidates = np.flatnonzero((symbols != symbols[i]) & np.array([sign[el] == sign[symbols[i]] for el in symbols]))
     j = int(rng.choice(candidates))
     swapped = atoms.copy()
     numbers = swapped.numbers.copy()
