@@ -19,7 +19,9 @@ of jobs cannot simply be added to the run's wall time):
   (``results/validation/validation.json`` and ``results/iter_*/validation/validation.json``: ``dft_seconds``, cache
   hits excluded there too) x the same ranks.
 - training core-seconds = sum of the committee members' fit times (``results/iter_*/models/member_*/member.json``:
-  ``wall_time_s``) x the threads of their ``train_member`` job.
+  ``wall_time_s``) x the threads of their ``train_member`` job, plus the ``train_plan`` jobs' core-seconds: planning
+  chooses the model (the linear ACE basis, loss weights and ridge by cross-validated fits, each candidate's stability
+  probe MD), which is the fit's own model selection; the few seconds of start-up of those jobs count with it.
 - overhead share = (job core-seconds - pw.x - training) / job core-seconds.
 
 Also printed, not judged: the span (first job start to last job end), the busy wall time (the union of the jobs'
@@ -46,6 +48,7 @@ import yaml
 
 GOAL = 0.10
 DFT_RULES = ("label", "validate", "validate_iteration")
+SELECTION_RULES = ("train_plan",)  # cross-validated basis selection and the stability probe: the fit's model selection
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,12 @@ def overhead(run: Path, goal: float = GOAL) -> dict[str, Any]:
     pw, pw_runs = pw_seconds(run, set(records))
     train_core, members = training_core_seconds(run, threads, set(records))
     unrecorded = [name for name in ("results/validation/validation.json",) if (run / name).is_file() and name not in records]
+    selection_core = sum(job.core_seconds for job in jobs if job.rule in SELECTION_RULES)
     work = {rule: seconds * ranks for rule, seconds in pw.items()} | {"train_member": train_core}
+    work |= {rule: sum(job.core_seconds for job in jobs if job.rule == rule) for rule in SELECTION_RULES}
     pw_core = sum(pw.values()) * ranks
     job_core = sum(job.core_seconds for job in jobs)
-    other = job_core - pw_core - train_core
+    other = job_core - pw_core - train_core - selection_core
     busy = busy_wall(jobs)
     cores = provided_cores(run)
     idle = max(0.0, (cores or 0) * busy - job_core) if cores else None
@@ -237,7 +242,9 @@ def overhead(run: Path, goal: float = GOAL) -> dict[str, Any]:
         "pw_wall_s": sum(pw.values()),
         "pw_core_seconds": pw_core,
         "training_members": members,
-        "training_core_seconds": train_core,
+        "training_core_seconds": train_core + selection_core,
+        "member_fit_core_seconds": train_core,
+        "model_selection_core_seconds": selection_core,
         "overhead_core_seconds": other,
         "overhead_share": share,
         "idle_core_seconds": idle,
@@ -261,7 +268,8 @@ def print_report(numbers: dict[str, Any]) -> None:
     )
     console.print(
         f"job core-seconds {n['job_core_seconds']:.0f}: pw.x {n['pw_core_seconds']:.0f} ({n['pw_runs']} runs, {n['pw_wall_s']:.0f} s x "
-        f"{n['pw_ranks']} ranks), training {n['training_core_seconds']:.0f} ({n['training_members']} members), "
+        f"{n['pw_ranks']} ranks), training {n['training_core_seconds']:.0f} ({n['training_members']} members' fits "
+        f"{n['member_fit_core_seconds']:.0f}, model selection in train_plan {n['model_selection_core_seconds']:.0f}), "
         f"everything else {n['overhead_core_seconds']:.0f}"
     )
     console.print(f"definition: {n['definition']}")
