@@ -209,3 +209,21 @@ def test_ionic_antisites_swap_only_like_charges_and_rock_salt_has_none() -> None
     assert analyse_bonding(parse_composition("NaCl")).bonding_type == "ionic"
     assert "antisite" not in nacl.counts and nacl.counts["vacancy"] >= 1
     assert gaas.counts.get("antisite", 0) >= 1
+
+
+def test_ionic_crystals_get_only_non_polar_slabs() -> None:
+    """Rock salt cut along its primitive (100) or (111) stacks alternating Na and Cl layers: a dipole across the slab
+    (Tasker type 3) that the real crystal never shows and whose SCF diverged in pw.x; the non-polar cut stays."""
+    charges = {"Na": 1.0, "Cl": -1.0}
+    primitive = bulk("NaCl", "rocksalt", a=5.64)
+    every = dict(perturb.low_index_surfaces(primitive, 4))
+    kept = dict(perturb.low_index_surfaces(primitive, 4, charges=charges))
+    assert len(every) == 3 and 0 < len(kept) < len(every)
+    for miller, slab in every.items():
+        polar = abs(perturb.slab_dipole_per_area(slab, charges)) > perturb.POLAR_DIPOLE_PER_AREA
+        assert (miller not in kept) == polar
+    assert all(perturb.slab_dipole_per_area(slab, charges) == pytest.approx(0.0, abs=1e-9) for slab in kept.values())
+    _, nacl = _generate("NaCl")
+    _, si = _generate("Si")  # covalent: every slab as before
+    assert sum(n for origin, n in nacl.counts.items() if origin.startswith("surface")) == len(kept)
+    assert sum(n for origin, n in si.counts.items() if origin.startswith("surface")) == 3

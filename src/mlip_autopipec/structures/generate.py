@@ -127,7 +127,7 @@ def perturbed_crystals(
 ) -> list[Atoms]:
     """Strained + rattled supercells at each rattle temperature, vacancies, antisites, surfaces, and (with the
     surrogate) strained cells with relaxed ions. ``charges``: oxidation states of an ionic crystal, whose antisites
-    only swap like-charged ions (``perturb.with_antisite``)."""
+    only swap like-charged ions and whose polar slabs are left out (``perturb``)."""
     cell = perturb.supercell_for(base, cfg.target_atoms)
     frames = _tag([cell.copy()], f"{prefix}ideal")
     for temperature in cfg.rattle_temperatures:
@@ -143,7 +143,7 @@ def perturbed_crystals(
         if swapped is not None:
             frames += _tag([perturb.rattle(swapped, rng, low)], f"{prefix}antisite")
     if cfg.surfaces:
-        for miller, slab in perturb.low_index_surfaces(base, cfg.surface_layers):
+        for miller, slab in perturb.low_index_surfaces(base, cfg.surface_layers, charges=charges):
             if len(slab) <= 4 * cfg.target_atoms:
                 frames += _tag([perturb.rattle(slab, rng, low)], f"{prefix}surface_{miller}")
     if calculator is not None:
@@ -283,7 +283,7 @@ def generate_structures(
             system.bonding_type, "set by the user", molecule=bonding.molecule, oxidation_states=bonding.oxidation_states
         )
     prototype = choose_prototype(amounts, bonding)
-    charges = bonding.oxidation_states if bonding.bonding_type == "ionic" else None  # antisites swap like charges only
+    charges = bonding.oxidation_states if bonding.bonding_type == "ionic" else None  # see perturbed_crystals
     frames: list[Atoms] = []
     molecular = bonding.bonding_type == "molecular"
     is_alloy = bonding.bonding_type == "metallic" and len(amounts) > 1

@@ -13,6 +13,7 @@ one (a training id, a close contact) never changes another, and the set is the s
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from mlip_autopipec.data.records import ErrorStats, ValidationRow
 from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.exploration.explore import initial_velocities, make_dynamics
 from mlip_autopipec.potentials.metrics import Predictions, error_metrics, parity_plot, predict
+from mlip_autopipec.structures.bonding import ionic_charges
 from mlip_autopipec.structures.filters import min_distance_ratio
 from mlip_autopipec.structures.perturb import low_index_surfaces, random_strain, rattle, rattle_amplitude, supercell_for
 from mlip_autopipec.validation.dft_reference import DftLabelFailed
@@ -106,10 +108,12 @@ def _md_snapshots(
 
 
 def _surface(crystal: Atoms, cfg: ValidationConfig, set_seed: int, temperature: float) -> Atoms | None:
-    """The (100) slab of the crystal (else its (111)), about ``set_cell_atoms`` atoms thick, rattled thermally."""
+    """The (100) slab of the crystal (else its (111), else its (110)), about ``set_cell_atoms`` atoms thick, rattled
+    thermally; for an ionic crystal only a non-polar one (``perturb.low_index_surfaces``)."""
     layers = max(3, int(round(cfg.set_cell_atoms / len(crystal))))
-    slabs = dict(low_index_surfaces(crystal, layers=layers))
-    slab = slabs.get("100", slabs.get("111"))
+    amounts = {str(symbol): float(count) for symbol, count in Counter(crystal.get_chemical_symbols()).items()}
+    slabs = dict(low_index_surfaces(crystal, layers=layers, charges=ionic_charges(amounts)))
+    slab = next((slabs[miller] for miller in ("100", "111", "110") if miller in slabs), None)
     if slab is None:
         return None
     amplitude = rattle_amplitude(temperature)
