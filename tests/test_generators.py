@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk
+from ase.build import bulk, surface
 from icet.tools.structure_generation import _get_sqs_cluster_vector
 
 from mlip_autopipec.config.expander import expand_config
@@ -212,18 +212,21 @@ def test_ionic_antisites_swap_only_like_charges_and_rock_salt_has_none() -> None
 
 
 def test_ionic_crystals_get_only_non_polar_slabs() -> None:
-    """Rock salt cut along its primitive (100) or (111) stacks alternating Na and Cl layers: a dipole across the slab
-    (Tasker type 3) that the real crystal never shows and whose SCF diverged in pw.x; the non-polar cut stays."""
+    """Rock salt cut along (111) stacks alternating Na and Cl layers: a dipole across the slab (Tasker type 3) that the
+    real crystal never shows and whose SCF diverged in pw.x. Miller indices are the conventional cell's, so (100)
+    is the cleavage face (a primitive-cell "(100)" is polar too); both non-polar cuts stay, about as many atoms."""
     charges = {"Na": 1.0, "Cl": -1.0}
     primitive = bulk("NaCl", "rocksalt", a=5.64)
-    every = dict(perturb.low_index_surfaces(primitive, 4))
     kept = dict(perturb.low_index_surfaces(primitive, 4, charges=charges))
-    assert len(every) == 3 and 0 < len(kept) < len(every)
-    for miller, slab in every.items():
-        polar = abs(perturb.slab_dipole_per_area(slab, charges)) > perturb.POLAR_DIPOLE_PER_AREA
-        assert (miller not in kept) == polar
+    assert set(kept) == {"100", "110"} and all(len(slab) == 16 for slab in kept.values())
     assert all(perturb.slab_dipole_per_area(slab, charges) == pytest.approx(0.0, abs=1e-9) for slab in kept.values())
+    conventional = perturb.conventional_cell(primitive)
+    assert len(conventional) == 8 and np.allclose(conventional.cell.lengths(), 5.64)
+    polar = surface(conventional, (1, 1, 1), 2, vacuum=6.0, periodic=False)
+    assert abs(perturb.slab_dipole_per_area(polar, charges)) > perturb.POLAR_DIPOLE_PER_AREA
+    primitive_cuts = dict(perturb.low_index_surfaces(primitive, 4))  # no charges (covalent, metallic): as before
+    assert len(primitive_cuts) == 3 and abs(perturb.slab_dipole_per_area(primitive_cuts["100"], charges)) > 0.1
     _, nacl = _generate("NaCl")
     _, si = _generate("Si")  # covalent: every slab as before
-    assert sum(n for origin, n in nacl.counts.items() if origin.startswith("surface")) == len(kept)
+    assert sum(n for origin, n in nacl.counts.items() if origin.startswith("surface")) == 2
     assert sum(n for origin, n in si.counts.items() if origin.startswith("surface")) == 3

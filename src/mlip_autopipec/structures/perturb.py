@@ -102,6 +102,16 @@ def with_antisite(atoms: Atoms, rng: np.random.Generator, charges: Mapping[str, 
     return swapped
 
 
+def conventional_cell(atoms: Atoms) -> Atoms:
+    """The conventional standard cell (spglib through pymatgen), the frame that Miller indices refer to."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    structure = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(atoms)).get_conventional_standard_structure()
+    converted = AseAtomsAdaptor.get_atoms(structure)
+    return Atoms(numbers=converted.numbers, positions=converted.positions, cell=converted.cell, pbc=True)
+
+
 POLAR_DIPOLE_PER_AREA = 1e-3  # e/A: formal-charge dipole along z per in-plane area above which a slab is polar
 
 
@@ -118,10 +128,16 @@ def low_index_surfaces(
 ) -> list[tuple[str, Atoms]]:
     """(100), (110) and (111) slabs with vacuum along z (periodic in-plane only).
 
-    ``charges`` (oxidation states of an ionic crystal): polar slabs are left out (Tasker type 3, e.g. rock salt's
-    (111): alternating charged layers give a dipole across the slab, which the real crystal never shows, and whose
-    pw.x SCF diverges: NaCl's (111) slab was at 11-18 Ry after 11 iterations while its bulk cells converge in 7-10).
+    ``charges`` (oxidation states of an ionic crystal): the Miller indices are those of the conventional standard
+    cell (rock salt's (100) is then the non-polar cleavage face, not a primitive-cell cut; ``layers`` scaled so the
+    slab keeps about as many atoms), and polar slabs are left out (Tasker type 3, e.g. rock salt's (111):
+    alternating charged layers give a dipole across the slab, which the real crystal never shows, and whose pw.x SCF
+    diverges: NaCl's (111) slab was at 11-18 Ry after 11 iterations while its bulk cells converge in 7-10).
     """
+    if charges is not None:
+        conventional = conventional_cell(bulk_atoms)
+        layers = max(2, round(layers * len(bulk_atoms) / len(conventional)))
+        bulk_atoms = conventional
     slabs = []
     for miller in ((1, 0, 0), (1, 1, 0), (1, 1, 1)):
         try:
