@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk, surface
+from ase.spacegroup import crystal
 from icet.tools.structure_generation import _get_sqs_cluster_vector
 
 from mlip_autopipec.config.expander import expand_config
@@ -226,6 +227,12 @@ def test_ionic_crystals_get_only_non_polar_slabs() -> None:
     assert abs(perturb.slab_dipole_per_area(polar, charges)) > perturb.POLAR_DIPOLE_PER_AREA
     primitive_cuts = dict(perturb.low_index_surfaces(primitive, 4))  # no charges (covalent, metallic): as before
     assert len(primitive_cuts) == 3 and abs(perturb.slab_dipole_per_area(primitive_cuts["100"], charges)) > 0.1
+    # rutile: every cut ASE makes is polar (its non-polar (110) needs another termination): the plain cuts stay
+    rutile = crystal(["Ti", "O"], basis=[(0, 0, 0), (0.305, 0.305, 0)], spacegroup=136, cellpar=[4.59, 4.59, 2.96, 90, 90, 90])
+    plain = perturb.low_index_surfaces(rutile, 4)
+    fallback = perturb.low_index_surfaces(rutile, 4, charges={"Ti": 4.0, "O": -2.0})
+    assert len(fallback) == len(plain) == 3
+    assert all(a.get_chemical_formula() == b.get_chemical_formula() for (_, a), (_, b) in zip(plain, fallback, strict=True))
     _, nacl = _generate("NaCl")
     _, si = _generate("Si")  # covalent: every slab as before
     assert sum(n for origin, n in nacl.counts.items() if origin.startswith("surface")) == 2

@@ -53,6 +53,9 @@ def test_tiny_changes_cost_not_physics_and_production_changes_nothing() -> None:
     # the user's bonding type decides: NaCl declared covalent gets the gapped default mesh
     declared = expand_config({"composition": "NaCl", "profile": "tiny", "system": {"bonding_type": "covalent"}})
     assert declared.dft.kpoint_spacing == 0.3
+    # a metal keeps the metal's mesh whatever its bonding type is declared
+    fept = expand_config({"composition": "FePt", "profile": "tiny", "system": {"bonding_type": "ionic"}})
+    assert fept.dft.kpoint_spacing == 0.25
 
 
 def test_user_keys_win_over_the_profile_and_keep_no_profile_reason() -> None:

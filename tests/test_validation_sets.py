@@ -26,7 +26,7 @@ from mlip_autopipec.data.ids import structure_id
 from mlip_autopipec.potentials.committee import CommitteeCalculator
 from mlip_autopipec.potentials.lennard_jones import LennardJonesBaseline
 from mlip_autopipec.structures.filters import min_distance_ratio
-from mlip_autopipec.structures.perturb import rattle_amplitude, supercell_for
+from mlip_autopipec.structures.perturb import rattle_amplitude, slab_dipole_per_area, supercell_for
 from mlip_autopipec.validation.calibration import calibration_plot, calibration_rows, spread_calibration
 from mlip_autopipec.validation.dft_reference import DftLabelFailed, LabelledDft
 from mlip_autopipec.validation.fresh_set import (
@@ -313,3 +313,15 @@ def test_errors_against_real_dft_with_sample_sizes(tmp_path: Path) -> None:
     assert shifted.overall.force_rmse == pytest.approx(0.1 * np.sqrt(np.mean(forces**2)), rel=1e-6)
     marks = {row.quantity: row.mark for row in set_rows(shifted, cfg)}
     assert marks["energy RMSE"] == "pass"
+
+
+def test_an_ionic_crystal_is_validated_on_a_non_polar_surface() -> None:
+    """NaCl with its charges: the slab is the conventional (100), no dipole across it beyond the thermal rattle; the
+    same crystal without charges (a user who declared it covalent) gets the primitive-cell cut, which is polar."""
+    cfg = expand_config({"composition": "NaCl"}).validation
+    charges = {"Na": 1.0, "Cl": -1.0}
+    primitive = bulk("NaCl", "rocksalt", a=5.64)
+    ionic = [a for a in draw_validation_set(primitive, [300.0], cfg, 3, None, charges=charges) if "surface" in a.info["origin"]]
+    plain = [a for a in draw_validation_set(primitive, [300.0], cfg, 3, None) if "surface" in a.info["origin"]]
+    assert len(ionic) == len(plain) == 1
+    assert abs(slab_dipole_per_area(ionic[0], charges)) < 0.05 < 0.3 < abs(slab_dipole_per_area(plain[0], charges))

@@ -53,7 +53,10 @@ class ConfigExpander:
         metallic = is_metallic(self.elements)
         bonding_type = (minimal.system or {}).get("bonding_type") or analyse_bonding(self.amounts).bonding_type
         values, reasons = profile_overrides(
-            minimal.profile, metallic, alloy=metallic and len(self.elements) > 1, ionic=bonding_type == "ionic"
+            minimal.profile,
+            metallic,
+            alloy=metallic and len(self.elements) > 1,
+            ionic=bonding_type == "ionic" and not metallic,  # a metal keeps the metal's mesh whatever it is called
         )
         if not values:
             return minimal

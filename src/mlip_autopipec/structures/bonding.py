@@ -136,13 +136,3 @@ def analyse_bonding(amounts: dict[str, float]) -> BondingAnalysis:
         oxidation_states=oxidation,
         max_en_difference=max_difference,
     )
-
-
-def ionic_charges(amounts: dict[str, float]) -> dict[str, float] | None:
-    """Formal charges (oxidation states) of an ionic composition; None for any other bonding type.
-
-    Why: structure generators treat ionic crystals by charge (antisites swap like charges only, polar slabs are
-    left out), and everything else by species alone.
-    """
-    bonding = analyse_bonding(amounts)
-    return bonding.oxidation_states if bonding.bonding_type == "ionic" else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from functools import lru_cache
@@ -10,6 +11,8 @@ import numpy as np
 from ase import Atoms
 from ase.build import find_optimal_cell_shape, make_supercell, surface
 from ase.units import kB
+
+logger = logging.getLogger(__name__)
 
 # Effective harmonic spring constant for rattling: <u^2> = kT / k per direction. 5 eV/A^2 is typical of
 # covalent and metallic bonds (Si, Cu); it gives 0.07 A at 300 K, close to measured thermal displacements.
@@ -107,8 +110,10 @@ def conventional_cell(atoms: Atoms) -> Atoms:
     from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    structure = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(atoms)).get_conventional_standard_structure()
-    converted = AseAtomsAdaptor.get_atoms(structure)
+    analyzer = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(atoms), symprec=0.1)  # as structures.spacegroup_of
+    if analyzer.get_space_group_number() == 1:
+        return atoms.copy()  # no symmetry found: the cell as given
+    converted = AseAtomsAdaptor.get_atoms(analyzer.get_conventional_standard_structure())
     return Atoms(numbers=converted.numbers, positions=converted.positions, cell=converted.cell, pbc=True)
 
 
@@ -129,22 +134,30 @@ def low_index_surfaces(
     """(100), (110) and (111) slabs with vacuum along z (periodic in-plane only).
 
     ``charges`` (oxidation states of an ionic crystal): the Miller indices are those of the conventional standard
-    cell (rock salt's (100) is then the non-polar cleavage face, not a primitive-cell cut; ``layers`` scaled so the
-    slab keeps about as many atoms), and polar slabs are left out (Tasker type 3, e.g. rock salt's (111):
-    alternating charged layers give a dipole across the slab, which the real crystal never shows, and whose pw.x SCF
-    diverges: NaCl's (111) slab was at 11-18 Ry after 11 iterations while its bulk cells converge in 7-10).
+    cell (rock salt's (100) is then the non-polar cleavage face, not a primitive-cell cut; ``layers`` scaled by the
+    cell's size, at least two conventional cells: 16 atoms, four atomic planes, for rock salt), and polar slabs are
+    left out (Tasker type 3, e.g. rock salt's (111): alternating charged layers give a dipole across the slab, which
+    the real crystal never shows, and whose pw.x SCF diverges: NaCl's (111) slab was at 11-18 Ry after 11 iterations
+    while its bulk cells converge in 7-10). ASE cuts one termination per plane, so a crystal whose non-polar faces
+    need another termination (rutile's (110), fluorite's (111)) has no non-polar cut here: it keeps the plain cuts.
     """
     if charges is not None:
         conventional = conventional_cell(bulk_atoms)
-        layers = max(2, round(layers * len(bulk_atoms) / len(conventional)))
-        bulk_atoms = conventional
+        ionic = _cuts(conventional, max(2, round(layers * len(bulk_atoms) / len(conventional))), vacuum)
+        non_polar = [(m, slab) for m, slab in ionic if abs(slab_dipole_per_area(slab, charges)) <= POLAR_DIPOLE_PER_AREA]
+        if non_polar:
+            return non_polar
+        logger.warning("no non-polar low-index cut of %s: its slabs are cut as for a covalent crystal", bulk_atoms.symbols)
+    return _cuts(bulk_atoms, layers, vacuum)
+
+
+def _cuts(bulk_atoms: Atoms, layers: int, vacuum: float) -> list[tuple[str, Atoms]]:
+    """The (100), (110) and (111) slabs of ``bulk_atoms`` (those ASE can cut)."""
     slabs = []
     for miller in ((1, 0, 0), (1, 1, 0), (1, 1, 1)):
         try:
             slab = surface(bulk_atoms, miller, layers, vacuum=vacuum, periodic=False)
         except Exception:  # some prototypes have no such termination
-            continue
-        if charges is not None and abs(slab_dipole_per_area(slab, charges)) > POLAR_DIPOLE_PER_AREA:
             continue
         slab.pbc = (True, True, False)
         slabs.append(("".join(map(str, miller)), slab))

@@ -189,8 +189,16 @@ def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
     if crystal is None:
         return [metric("validation set", "not applicable", "-", 0.0, None, note=v.crystal.why)], {}
     setup = v.setup
+    charges = v.crystal.oxidation_states if v.crystal.subset == "ionic" else None  # non-polar slabs (fresh_set)
     structures = draw_validation_set(
-        crystal, setup.temperatures, v.cfg, setup.seed, v.potential, exclude_ids=v.seen_ids, timestep_fs=setup.timestep_fs
+        crystal,
+        setup.temperatures,
+        v.cfg,
+        setup.seed,
+        v.potential,
+        exclude_ids=v.seen_ids,
+        timestep_fs=setup.timestep_fs,
+        charges=charges,
     )
     errors = labelled_errors(structures, v.potential, v.dft)
     calibration = spread_calibration(errors.labelled, v.potential, v.threshold, v.cfg.force_rmse_tolerance)

@@ -13,7 +13,6 @@ one (a training id, a close contact) never changes another, and the set is the s
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,6 @@ from mlip_autopipec.data.records import ErrorStats, ValidationRow
 from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.exploration.explore import initial_velocities, make_dynamics
 from mlip_autopipec.potentials.metrics import Predictions, error_metrics, parity_plot, predict
-from mlip_autopipec.structures.bonding import ionic_charges
 from mlip_autopipec.structures.filters import min_distance_ratio
 from mlip_autopipec.structures.perturb import low_index_surfaces, random_strain, rattle, rattle_amplitude, supercell_for
 from mlip_autopipec.validation.dft_reference import DftLabelFailed
@@ -107,12 +105,13 @@ def _md_snapshots(
     return frames
 
 
-def _surface(crystal: Atoms, cfg: ValidationConfig, set_seed: int, temperature: float) -> Atoms | None:
+def _surface(
+    crystal: Atoms, cfg: ValidationConfig, set_seed: int, temperature: float, charges: Mapping[str, float] | None
+) -> Atoms | None:
     """The (100) slab of the crystal (else its (111), else its (110)), about ``set_cell_atoms`` atoms thick, rattled
-    thermally; for an ionic crystal only a non-polar one (``perturb.low_index_surfaces``)."""
+    thermally; for an ionic crystal (``charges``) a non-polar one where a low-index cut is (``perturb.low_index_surfaces``)."""
     layers = max(3, int(round(cfg.set_cell_atoms / len(crystal))))
-    amounts = {str(symbol): float(count) for symbol, count in Counter(crystal.get_chemical_symbols()).items()}
-    slabs = dict(low_index_surfaces(crystal, layers=layers, charges=ionic_charges(amounts)))
+    slabs = dict(low_index_surfaces(crystal, layers=layers, charges=charges))
     slab = next((slabs[miller] for miller in ("100", "111", "110") if miller in slabs), None)
     if slab is None:
         return None
@@ -129,13 +128,15 @@ def draw_validation_set(
     md_calculator: BaseCalculator | None,
     exclude_ids: Iterable[str] = (),
     timestep_fs: float = 1.0,
+    charges: Mapping[str, float] | None = None,
 ) -> list[Atoms]:
     """The fresh validation set (plain ``Atoms``, ``info['origin']`` and ``info['temperature']`` set).
 
     ``seed``: the run's seed (the set's own is derived from it); ``md_calculator``: the committee that runs the
     MD snapshots (None: no snapshots); ``exclude_ids``: content ids of every structure the loop trained or
-    tested on, dropped from the set; ``timestep_fs``: MD timestep. Structures with a pair closer than 0.7 x the
-    sum of covalent radii are redrawn (an MD snapshot is dropped).
+    tested on, dropped from the set; ``timestep_fs``: MD timestep; ``charges``: oxidation states of an ionic crystal
+    (its surface is then a non-polar cut). Structures with a pair closer than 0.7 x the sum of covalent radii are
+    redrawn (an MD snapshot is dropped).
     """
     if not temperatures:
         raise ValueError("the validation set needs at least one target temperature")
@@ -164,7 +165,7 @@ def draw_validation_set(
     if md_calculator is not None and cfg.set_md_snapshots > 0:
         drawn += _md_snapshots(cell, hottest, cfg.set_md_snapshots, md_calculator, set_seed, timestep_fs)
     if not molecule:
-        drawn.append(_surface(crystal, cfg, set_seed, float(min(temperatures))))
+        drawn.append(_surface(crystal, cfg, set_seed, float(min(temperatures)), charges))
     excluded = set(exclude_ids)
     kept = []
     for atoms in drawn:
