@@ -46,12 +46,13 @@ class ConfigExpander:
     def __init__(self, minimal: MinimalConfig) -> None:
         self.amounts = parse_composition(minimal.composition)
         self.elements = sorted(self.amounts)
+        self.bonding = analyse_bonding(self.amounts)  # the inferred type; a user's system.bonding_type wins where used
         self.minimal = self._with_profile(minimal)
 
     def _with_profile(self, minimal: MinimalConfig) -> MinimalConfig:
         """The user's config with the profile's values where the user set nothing, each with the profile's reason."""
         metallic = is_metallic(self.elements)
-        bonding_type = (minimal.system or {}).get("bonding_type") or analyse_bonding(self.amounts).bonding_type
+        bonding_type = (minimal.system or {}).get("bonding_type") or self.bonding.bonding_type
         values, reasons = profile_overrides(
             minimal.profile,
             metallic,
@@ -142,7 +143,6 @@ class ConfigExpander:
         return BondingAnalysis(system.bonding_type, "set by the user", oxidation_states=self.bonding.oxidation_states)
 
     def expand_system(self) -> SystemConfig:
-        self.bonding = analyse_bonding(self.amounts)
         user = self.minimal.system or {}
         bonding = self.bonding
         if "bonding_type" in user:

@@ -110,7 +110,7 @@ def conventional_cell(atoms: Atoms) -> Atoms:
     from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    analyzer = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(atoms), symprec=0.1)  # as structures.spacegroup_of
+    analyzer = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(atoms), symprec=0.1)  # as prototype_table.spacegroup_of
     if analyzer.get_space_group_number() == 1:
         return atoms.copy()  # no symmetry found: the cell as given
     converted = AseAtomsAdaptor.get_atoms(analyzer.get_conventional_standard_structure())
