@@ -193,22 +193,6 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def copy_labels(source: Path, target: Path) -> int:
-    """Copy label records ``<hash>/<id>.json`` missing (or different) in ``target``; returns how many were copied."""
-    copied = 0
-    if not source.is_dir():
-        return 0
-    for path in sorted(source.glob("*/*.json")):
-        destination = target / path.parent.name / path.name
-        if destination.is_file() and destination.stat().st_size == path.stat().st_size:
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, destination.with_suffix(".json.tmp"))
-        os.replace(destination.with_suffix(".json.tmp"), destination)
-        copied += 1
-    return copied
-
-
 class Labeller:
     """Labels through the run's DFT settings and label cache, counting pw.x runs and their seconds."""
 
@@ -601,17 +585,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     from mlip_autopipec.config.expander import expand_config
+    from mlip_autopipec.data.label_cache import copy_records
     from mlip_autopipec.data.records import ValidationReport
     from mlip_autopipec.dft.labeller import dft_hash
 
     full = expand_config(copy.deepcopy(config))
     labeller = Labeller(full, workdir)
     if args.keep_labels:
-        log(f"labels: {copy_labels(args.keep_labels, labeller.cache_dir)} records replayed from {args.keep_labels}")
+        log(f"labels: {copy_records(args.keep_labels, labeller.cache_dir)} records replayed from {args.keep_labels}")
 
     def keep() -> None:
         if args.keep_labels:
-            log(f"labels: {copy_labels(labeller.cache_dir, args.keep_labels)} new records kept in {args.keep_labels}")
+            log(f"labels: {copy_records(labeller.cache_dir, args.keep_labels)} new records kept in {args.keep_labels}")
 
     wall: dict[str, float] = {}
     run = run_pipeline(workdir, args.cores, args.reuse_run)

@@ -3,7 +3,9 @@
 The Si run is CI's (``test_workflow_loop.py``, the demo); these two take hours of pw.x on 2 cores (NaCl: 80/320 Ry,
 semicore Na; FePt: spin-polarised, 90 Ry, a metal's k-mesh), so they are opt-in. The folder named by
 ``MLIP_AUTOPIPE_MATERIALS`` keeps each run (``<folder>/NaCl``, ``<folder>/FePt``): call the command again after an
-interruption and it resumes, every finished DFT label read back from the run's label cache.
+interruption and it resumes, every finished DFT label read back from the run's label cache. Finished labels are also
+kept in ``tests/data/materials_labels/<composition>/`` (copied there after each call, whatever its outcome, and
+replayed into a new run folder before it starts), so committing that folder carries the DFT to the next machine.
 
     MLIP_AUTOPIPE_MATERIALS=/path/to/runs .venv/bin/python -m pytest tests/test_materials.py -k NaCl
 
@@ -25,13 +27,15 @@ import ase.db
 import pytest
 import yaml
 
-from conftest import PYTHON
+from conftest import PYTHON, REPO
+from mlip_autopipec.data.label_cache import copy_records
 from mlip_autopipec.data.records import ValidationReport
 
 pytestmark = [pytest.mark.workflow, pytest.mark.dft, pytest.mark.usefixtures("pw_available")]
 
 MLIP_PIPE = str(Path(PYTHON).parent / "mlip-pipe")
 RUNS = os.environ.get("MLIP_AUTOPIPE_MATERIALS")
+KEPT_LABELS = REPO / "tests" / "data" / "materials_labels"
 LATTICE_TOLERANCE = 0.02
 LENGTH_ROWS = ("lattice constant", "primitive cell length")
 
@@ -42,15 +46,23 @@ def minimal_config(composition: str) -> dict[str, object]:
 
 
 def run_material(composition: str) -> Path:
-    """The user's command in ``<MLIP_AUTOPIPE_MATERIALS>/<composition>``: starts the run or resumes it."""
+    """The user's command in ``<MLIP_AUTOPIPE_MATERIALS>/<composition>``: starts the run or resumes it, with the kept
+    labels replayed into its label cache (the config's default ``label_cache``) and its new ones kept afterwards."""
     assert RUNS is not None
     workdir = Path(RUNS) / composition
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "config.yaml"
     if not config.exists():
         config.write_text(yaml.safe_dump(minimal_config(composition)))
+    kept, cache = KEPT_LABELS / composition, workdir / "label_cache"
     with open(workdir / "run.log", "a") as log:
-        done = subprocess.run([MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=log)
+        print(f"{copy_records(kept, cache)} kept label records replayed from {kept}", file=log, flush=True)
+        try:
+            done = subprocess.run(
+                [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=log
+            )
+        finally:
+            print(f"{copy_records(cache, kept)} label records kept in {kept}", file=log, flush=True)
     assert done.returncode == 0, (workdir / "run.log").read_text()[-3000:]
     return workdir
 

@@ -16,7 +16,7 @@ from mlip_autopipec.config.models import DFTConfig
 from mlip_autopipec.data.atomic_io import atomic_write, atomic_write_extxyz, atomic_write_text
 from mlip_autopipec.data.database import StructureIndex, structure_id_of
 from mlip_autopipec.data.ids import id_digest, structure_id
-from mlip_autopipec.data.label_cache import LabelCache
+from mlip_autopipec.data.label_cache import LabelCache, copy_records
 from mlip_autopipec.data.records import Attempt, LabelRecord
 from mlip_autopipec.data.structure_files import fan_out, read_structures
 from mlip_autopipec.dft.engine import get_engine
@@ -92,6 +92,29 @@ def test_label_record_round_trip(tmp_path: Path) -> None:
     assert back == record
     assert back.to_atoms().get_potential_energy() == -10.0
     assert structure_id(back.to_atoms()) == record.structure_id
+
+
+def test_label_records_are_carried_to_another_cache_whole_and_once(tmp_path: Path) -> None:
+    """Kept labels (committed as data, or from another machine) replay into a new run's cache: parsed records only."""
+    run, kept = LabelCache(tmp_path / "run"), tmp_path / "kept"
+    crystal, rattled = bulk("Si", "diamond", 5.43), bulk("Si", "diamond", 5.43)
+    rattled.rattle(0.05, seed=1)
+    for atoms in (crystal, rattled):
+        run.put(_record(atoms))
+    with run.lock(structure_id(crystal), "abc"):
+        pass  # leaves its lock file beside the record
+    cut_short = run.path("s" + "0" * 16, "abc")
+    cut_short.write_text(run.path(structure_id(crystal), "abc").read_text()[:100])
+    assert copy_records(run.root, kept) == 2  # the cut-short record and the lock file stay behind
+    assert sorted(path.name for path in kept.rglob("*") if path.is_file()) == sorted(
+        f"{structure_id(atoms)}.json" for atoms in (crystal, rattled)
+    )
+    assert copy_records(run.root, kept) == 0  # nothing new
+    fresh = LabelCache(tmp_path / "fresh")
+    assert copy_records(kept, fresh.root) == 2 and copy_records(tmp_path / "absent", fresh.root) == 0
+    assert fresh.get(structure_id(rattled), "abc") == _record(rattled)
+    run.put(_record(rattled, state="failed"))  # relabelled since: the newer record replaces the kept one
+    assert copy_records(run.root, kept) == 1 and LabelCache(kept).get(structure_id(rattled), "abc").state == "failed"
 
 
 def test_label_records_and_cache_entries_written_before_engines_still_read(tmp_path: Path) -> None:

@@ -89,6 +89,35 @@ class LabelCache:
         return record.write(self.path(record.structure_id, record.dft_hash))
 
 
+def copy_records(source: str | Path, target: str | Path) -> int:
+    """Copy the label records of one cache folder into another (``<dft hash>/<structure id>.json``); returns how many.
+
+    Why: labels are the expensive part of a run, and a record is keyed by structure content and DFT parameters
+    alone, so records kept from one run (committed as data, or carried to another machine) spare every later run
+    with the same structures and settings its DFT. Only records that parse are copied (one being written, or cut
+    short, stays behind), through a temporary file and a rename, so the target never holds half a record; a record
+    already there byte for byte is skipped; lock files stay behind.
+    """
+    source, target = Path(source), Path(target)
+    copied = 0
+    for path in sorted(source.glob("*/*.json")) if source.is_dir() else []:
+        data = path.read_bytes()
+        destination = target / path.parent.name / path.name
+        if destination.is_file() and destination.read_bytes() == data:
+            continue
+        try:
+            LabelRecord.model_validate_json(data)
+        except ValueError:
+            logging.getLogger(__name__).warning("label record %s does not parse; not copied", path)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".tmp")
+        partial.write_bytes(data)
+        partial.replace(destination)
+        copied += 1
+    return copied
+
+
 def _mismatch(record: LabelRecord, structure_id: str, dft_hash: str) -> str | None:
     """Why a parsed entry cannot be this key's label (another structure or DFT hash, values missing), or None."""
     if record.dft_hash != dft_hash:
