@@ -4,8 +4,10 @@ The Si run is CI's (``test_workflow_loop.py``, the demo); these two take hours o
 semicore Na; FePt: spin-polarised, 90 Ry, a metal's k-mesh), so they are opt-in. The folder named by
 ``MLIP_AUTOPIPE_MATERIALS`` keeps each run (``<folder>/NaCl``, ``<folder>/FePt``): call the command again after an
 interruption and it resumes, every finished DFT label read back from the run's label cache. Finished labels are also
-kept in ``tests/data/materials_labels/<composition>/`` (copied there after each call, whatever its outcome, and
-replayed into a new run folder before it starts), so committing that folder carries the DFT to the next machine.
+kept in ``tests/data/materials/<composition>/labels/`` (copied there after each call, whatever its outcome, and
+replayed into a new run folder before it starts), so committing that folder carries the DFT to the next machine; a
+finished run leaves its numbers beside them in ``summary.json`` (per iteration: labels, pw.x runs and seconds,
+held-out errors, the loop's decision; the validation table; the wall time of the calls).
 
     MLIP_AUTOPIPE_MATERIALS=/path/to/runs .venv/bin/python -m pytest tests/test_materials.py -k NaCl
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import ase.db
@@ -30,12 +33,13 @@ import yaml
 from conftest import PYTHON, REPO
 from mlip_autopipec.data.label_cache import copy_records
 from mlip_autopipec.data.records import ValidationReport
+from mlip_autopipec.data.run_summary import run_summary
 
 pytestmark = [pytest.mark.workflow, pytest.mark.dft, pytest.mark.usefixtures("pw_available")]
 
 MLIP_PIPE = str(Path(PYTHON).parent / "mlip-pipe")
 RUNS = os.environ.get("MLIP_AUTOPIPE_MATERIALS")
-KEPT_LABELS = REPO / "tests" / "data" / "materials_labels"
+KEPT = REPO / "tests" / "data" / "materials"
 LATTICE_TOLERANCE = 0.02
 LENGTH_ROWS = ("lattice constant", "primitive cell length")
 
@@ -54,14 +58,17 @@ def run_material(composition: str) -> Path:
     config = workdir / "config.yaml"
     if not config.exists():
         config.write_text(yaml.safe_dump(minimal_config(composition)))
-    kept, cache = KEPT_LABELS / composition, workdir / "label_cache"
+    kept, cache = KEPT / composition / "labels", workdir / "label_cache"
     with open(workdir / "run.log", "a") as log:
         print(f"{copy_records(kept, cache)} kept label records replayed from {kept}", file=log, flush=True)
+        started = time.monotonic()
         try:
             done = subprocess.run(
                 [MLIP_PIPE, "run", "--config", "config.yaml", "--cores", "2"], cwd=workdir, stdout=log, stderr=log
             )
         finally:
+            with open(workdir / "call_wall_times.txt", "a") as times:
+                print(f"{time.monotonic() - started:.0f}", file=times)
             print(f"{copy_records(cache, kept)} label records kept in {kept}", file=log, flush=True)
     assert done.returncode == 0, (workdir / "run.log").read_text()[-3000:]
     return workdir
@@ -97,12 +104,25 @@ def check_delivered_run(workdir: Path, elements: set[str]) -> ValidationReport:
     return report
 
 
+def write_summary(workdir: Path, report: ValidationReport, path: Path) -> None:
+    """The run's numbers for the record: iterations, DFT calls, held-out errors, the validation table, wall time."""
+    wall = [float(line) for line in (workdir / "call_wall_times.txt").read_text().split()]
+    summary = {
+        "iterations": run_summary(workdir / "results"),
+        "dft_calls": sum(item["labelled"] + item["failed"] for item in run_summary(workdir / "results")),
+        "validation": [row.model_dump(mode="json") for row in report.rows],
+        "wall_time_s": {"calls": wall, "total": sum(wall)},
+    }
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+
+
 @pytest.mark.timeout(0)
 @pytest.mark.skipif(RUNS is None, reason="hours of pw.x: set MLIP_AUTOPIPE_MATERIALS=<folder> to run (module docstring)")
 @pytest.mark.parametrize(("composition", "elements"), [("NaCl", {"Na", "Cl"}), ("FePt", {"Fe", "Pt"})])
 def test_material_end_to_end_from_a_minimal_config(composition: str, elements: set[str]) -> None:
     workdir = run_material(composition)
     report = check_delivered_run(workdir, elements)
+    write_summary(workdir, report, KEPT / composition / "summary.json")
     print(
         f"{composition}: {len(report.judged)} judged rows, {len(report.failed)} failing:", [row.quantity for row in report.failed]
     )
