@@ -62,10 +62,8 @@ Cost (2 cores, 8-atom cells at these DFT settings: ~15 s per pw.x label idle, 35
 the quick run (budget 30) made 134 pw.x runs (30 pipeline, 44 validation stage, 3 validation set, 57 DIRECT/random)
 and took 2.5 h on shared cores (pipeline 82 min, of it validation 20 min). The full run is about 1,000 pw.x runs
 (300 pipeline, ~70 validation stage, ~10 more for the set, ~300 DIRECT, ~290 random): about 4-5 h of pw.x on idle
-cores, plus 15 committees of 3 ACE members. Known limit: from 60 labelled structures per element on, the ACE
-backend's expander picks its second tier (80 functions, ``trainable: all``); with pyace 0.4.0rc1 that fit fails
-("all" is not pacemaker's "ALL": no trainable parameter), and with "ALL" each BFGS step costs ~400 finite-difference
-evaluations (about a minute per step per 100 structures here), so the full run needs that settled first.
+cores, plus 15 committees of 3 ACE members: linear ACE up to 300 structures per element, solved exactly
+(``potentials/ace_linear.py``), so their cost is small next to pw.x.
 
 ``--keep-labels DIR``: the label cache's records (``<cache>/<dft hash>/<structure id>.json``, ``data/label_cache.py``)
 are copied from DIR into the run's cache before anything runs and back to DIR after every stage, so DIR can be
