@@ -597,18 +597,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"labels: {copy_records(labeller.cache_dir, args.keep_labels)} new records kept in {args.keep_labels}")
 
     wall: dict[str, float] = {}
-    run = run_pipeline(workdir, args.cores, args.reuse_run)
+    try:  # the pipeline stage is most of the pw.x: keep its labels even when it fails or is interrupted
+        run = run_pipeline(workdir, args.cores, args.reuse_run)
+    finally:
+        keep()
     wall["pipeline_run"] = run["wall_time_s"]
-    keep()
     results = workdir / "results"
     if not (results / "iter_0" / "generated.extxyz").is_file():
         raise SystemExit(f"the pipeline left no iteration-0 pool in {results}; see {workdir / 'run.log'}")
 
     started = time.monotonic()
-    vset = validation_set(full, bench, labeller, workdir)
+    try:
+        vset = validation_set(full, bench, labeller, workdir)
+    finally:
+        keep()
     frames = vset["frames"]
     wall["validation_set"] = round(time.monotonic() - started, 1)
-    keep()
 
     started = time.monotonic()
     curves: dict[str, list[dict[str, Any]]] = {"pipeline": pipeline_curve(results, frames)}
@@ -632,8 +636,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         curves[name] = []
         for n in sizes:
             picks = direct_picks(pool, n, full) if name == "direct" else random_picks(pool, order, n)
-            curves[name].append(strategy_point(name, n, picks, full, labeller, frames, workdir, args.cores))
-            keep()
+            try:
+                curves[name].append(strategy_point(name, n, picks, full, labeller, frames, workdir, args.cores))
+            finally:
+                keep()
         wall[name] = round(time.monotonic() - started, 1)
 
     # the delivered committee and the run's own validation

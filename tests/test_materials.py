@@ -51,14 +51,15 @@ def minimal_config(composition: str) -> dict[str, object]:
 
 def run_material(composition: str) -> Path:
     """The user's command in ``<MLIP_AUTOPIPE_MATERIALS>/<composition>``: starts the run or resumes it, with the kept
-    labels replayed into its label cache (the config's default ``label_cache``) and its new ones kept afterwards."""
+    labels replayed into its label cache (the config's ``label.cache_dir``) and its new ones kept afterwards."""
     assert RUNS is not None
     workdir = Path(RUNS) / composition
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "config.yaml"
     if not config.exists():
         config.write_text(yaml.safe_dump(minimal_config(composition)))
-    kept, cache = KEPT / composition / "labels", workdir / "label_cache"
+    cache_dir = (yaml.safe_load(config.read_text()).get("label") or {}).get("cache_dir", "label_cache")
+    kept, cache = KEPT / composition / "labels", workdir / cache_dir
     with open(workdir / "run.log", "a") as log:
         print(f"{copy_records(kept, cache)} kept label records replayed from {kept}", file=log, flush=True)
         started = time.monotonic()
@@ -109,7 +110,8 @@ def write_summary(workdir: Path, report: ValidationReport, path: Path) -> None:
     wall = [float(line) for line in (workdir / "call_wall_times.txt").read_text().split()]
     summary = {
         "iterations": run_summary(workdir / "results"),
-        "dft_calls": sum(item["labelled"] + item["failed"] for item in run_summary(workdir / "results")),
+        "labels": sum(item["labelled"] + item["failed"] for item in run_summary(workdir / "results")),
+        "pw_runs_in_this_folder": sum(item["pw_runs"] for item in run_summary(workdir / "results")),
         "validation": [row.model_dump(mode="json") for row in report.rows],
         "wall_time_s": {"calls": wall, "total": sum(wall)},
     }

@@ -113,8 +113,10 @@ def test_label_records_are_carried_to_another_cache_whole_and_once(tmp_path: Pat
     fresh = LabelCache(tmp_path / "fresh")
     assert copy_records(kept, fresh.root) == 2 and copy_records(tmp_path / "absent", fresh.root) == 0
     assert fresh.get(structure_id(rattled), "abc") == _record(rattled)
-    run.put(_record(rattled, state="failed"))  # relabelled since: the newer record replaces the kept one
-    assert copy_records(run.root, kept) == 1 and LabelCache(kept).get(structure_id(rattled), "abc").state == "failed"
+    run.put(_record(rattled, state="failed"))  # a failure never replaces a kept label ...
+    assert copy_records(run.root, kept) == 0 and LabelCache(kept).get(structure_id(rattled), "abc").state == "labelled"
+    assert copy_records(kept, run.root) == 1 and run.get(structure_id(rattled), "abc").state == "labelled"  # ... a label does
+    assert not [path for path in kept.rglob("*") if path.name.endswith(".tmp")]
 
 
 def test_label_records_and_cache_entries_written_before_engines_still_read(tmp_path: Path) -> None:

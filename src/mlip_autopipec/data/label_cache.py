@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ase import Atoms
 
+from mlip_autopipec.data.atomic_io import atomic_write
 from mlip_autopipec.data.ids import id_digest
 from mlip_autopipec.data.ids import structure_id as content_id
 from mlip_autopipec.data.records import LabelRecord
@@ -94,26 +95,29 @@ def copy_records(source: str | Path, target: str | Path) -> int:
 
     Why: labels are the expensive part of a run, and a record is keyed by structure content and DFT parameters
     alone, so records kept from one run (committed as data, or carried to another machine) spare every later run
-    with the same structures and settings its DFT. Only records that parse are copied (one being written, or cut
-    short, stays behind), through a temporary file and a rename, so the target never holds half a record; a record
-    already there byte for byte is skipped; lock files stay behind.
+    with the same structures and settings its DFT. A record is copied when the target has none (or one that does not
+    parse) and when it is a label where the target holds a failure; a record already in the target otherwise stays
+    (a failure never replaces a label, in either direction). Only records that parse are copied (one being written,
+    or cut short, stays behind), written atomically, so the target never holds half a record; lock files stay behind.
     """
     source, target = Path(source), Path(target)
     copied = 0
     for path in sorted(source.glob("*/*.json")) if source.is_dir() else []:
-        data = path.read_bytes()
         destination = target / path.parent.name / path.name
-        if destination.is_file() and destination.read_bytes() == data:
-            continue
+        data = path.read_bytes()
         try:
-            LabelRecord.model_validate_json(data)
+            record = LabelRecord.model_validate_json(data)
         except ValueError:
             logging.getLogger(__name__).warning("label record %s does not parse; not copied", path)
             continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        partial = destination.with_name(destination.name + ".tmp")
-        partial.write_bytes(data)
-        partial.replace(destination)
+        if destination.is_file():
+            try:
+                kept = LabelRecord.read(destination)
+            except (ValueError, OSError):
+                kept = None
+            if kept is not None and (kept.state == "labelled" or record.state != "labelled"):
+                continue
+        atomic_write(destination, lambda handle, data=data: handle.write(data), mode="wb")
         copied += 1
     return copied
 
