@@ -108,10 +108,11 @@ def check_delivered_run(workdir: Path, elements: set[str]) -> ValidationReport:
 def write_summary(workdir: Path, report: ValidationReport, path: Path) -> None:
     """The run's numbers for the record: iterations, DFT calls, held-out errors, the validation table, wall time."""
     wall = [float(line) for line in (workdir / "call_wall_times.txt").read_text().split()]
+    iterations = run_summary(workdir / "results")
     summary = {
-        "iterations": run_summary(workdir / "results"),
-        "labels": sum(item["labelled"] + item["failed"] for item in run_summary(workdir / "results")),
-        "pw_runs_in_this_folder": sum(item["pw_runs"] for item in run_summary(workdir / "results")),
+        "iterations": iterations,
+        "labels": sum(item["labelled"] + item["failed"] for item in iterations),
+        "pw_runs_in_this_folder": sum(item["pw_runs"] for item in iterations),
         "validation": [row.model_dump(mode="json") for row in report.rows],
         "wall_time_s": {"calls": wall, "total": sum(wall)},
     }

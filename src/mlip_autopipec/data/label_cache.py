@@ -105,6 +105,8 @@ def copy_records(source: str | Path, target: str | Path) -> int:
     for path in sorted(source.glob("*/*.json")) if source.is_dir() else []:
         destination = target / path.parent.name / path.name
         data = path.read_bytes()
+        if destination.is_file() and destination.read_bytes() == data:
+            continue  # already kept as is: no parsing (this runs after every stage of a long benchmark)
         try:
             record = LabelRecord.model_validate_json(data)
         except ValueError:
