@@ -20,7 +20,8 @@ What it does
    CHGNet exploration, DIRECT selection, pw.x labels, ACE committees, committee-MD active learning, validation.
 2. Draws ONE fixed validation set with ``validation/fresh_set.py`` (``draw_validation_set``, the run's seed, so its
    rattled/strained crystals and surface slab are the validation stage's own, labelled once): rattled and strained
-   8-atom crystals at every target temperature, MD snapshots at 1.2x the hottest temperature run with the
+   8-atom crystals at every target temperature (displaced by the cell's normal modes from the surrogate's force
+   constants, ``validation.set_displacements: harmonic``), MD snapshots at 1.2x the hottest temperature run with the
    exploration surrogate (CHGNet, which none of the three strategies trains), one surface slab. It is labelled once
    through the run's label cache (``LabelledDft``) and saved to ``<workdir>/benchmark/validation_set.extxyz``;
    every committee below is judged on exactly these structures.
@@ -279,10 +280,11 @@ def validation_set(full: Any, bench: dict[str, Any], labeller: Labeller, workdir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "validation_set.extxyz"
     info_path = folder / "validation_set.json"
-    if path.is_file() and info_path.is_file():
+    kept = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    if path.is_file() and kept.get("displacements", "independent") == full.validation.set_displacements:
         frames = ase.io.read(path, index=":")
         log(f"validation set: {len(frames)} labelled structures from {path}")
-        return {"frames": frames, "info": json.loads(info_path.read_text())}
+        return {"frames": frames, "info": kept}
     from mlip_autopipec.potentials.surrogate import make_surrogate
     from mlip_autopipec.validation.fresh_set import draw_validation_set
 
@@ -294,8 +296,11 @@ def validation_set(full: Any, bench: dict[str, Any], labeller: Labeller, workdir
     )
     surrogate, surrogate_name = make_surrogate(full.explore.surrogate, full.explore.surrogate_model)
     started = time.monotonic()
-    drawn = draw_validation_set(crystal, full.temperatures, cfg, full.seed, surrogate, timestep_fs=full.explore.timestep_fs)
-    log(f"validation set: {len(drawn)} structures drawn ({surrogate_name} MD snapshots); labelling them")
+    thermal = surrogate if cfg.set_displacements == "harmonic" else None  # the validation stage's own choice
+    drawn = draw_validation_set(
+        crystal, full.temperatures, cfg, full.seed, surrogate, timestep_fs=full.explore.timestep_fs, thermal_calculator=thermal
+    )
+    log(f"validation set: {len(drawn)} structures drawn ({surrogate_name} MD snapshots, {cfg.set_displacements}); labelling them")
     reference = LabelledDft(full.dft, labeller.label, folder / "validation_dft", ntasks=labeller.ntasks)
     frames, failed = [], []
     for number, atoms in enumerate(drawn, 1):
@@ -320,6 +325,7 @@ def validation_set(full: Any, bench: dict[str, Any], labeller: Labeller, workdir
         "set_per_temperature": cfg.set_per_temperature,
         "md_snapshots": cfg.set_md_snapshots,
         "md_calculator": surrogate_name,
+        "displacements": cfg.set_displacements,
         "failed_ids": failed,
         "pw_runs": reference.dft_runs,
         "dft_seconds": round(reference.dft_seconds, 1),

@@ -20,6 +20,8 @@ rule validate:
         label=used("label", *LABEL_KEYS),
         validation=used("validation", *VALIDATION_KEYS),
         skip=[],
+        surrogate=FULL.explore.surrogate,
+        surrogate_model=FULL.explore.surrogate_model,
         version=VERSION,
     threads: request("validate", "threads")
     resources:
@@ -54,6 +56,8 @@ rule validate_iteration:
         label=used("label", *LABEL_KEYS),
         validation=used("validation", *VALIDATION_KEYS),
         skip=FULL.validation.iteration_skips,
+        surrogate=FULL.explore.surrogate,
+        surrogate_model=FULL.explore.surrogate_model,
         version=VERSION,
     threads: request("validate_iteration", "threads")
     resources:

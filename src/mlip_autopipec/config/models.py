@@ -382,6 +382,12 @@ class ValidationConfig(StrictModel):
         default=3, ge=0, description="Committee MD snapshots at 1.2x the highest temperature in the fresh validation set."
     )
     set_cell_atoms: int = Field(default=8, ge=1, description="Atoms per structure of the fresh validation set.")
+    set_displacements: Literal["harmonic", "independent"] = Field(
+        default="harmonic",
+        description="Thermal displacements of the fresh set's crystals and slab: 'harmonic' draws the cell's normal modes "
+        "from the exploration surrogate's force constants (configurations the material visits at each temperature); "
+        "'independent' rattles every atom alone with one spring constant for all materials (sets of earlier versions).",
+    )
     stability_ps: float = Field(default=10.0, gt=0, description="NVT length per target temperature (ps).")
     stability_atoms: int = Field(default=64, ge=1, description="Atoms of the stability cell.")
     drift_tolerance: float = Field(default=1.0, gt=0, description="NVE total-energy drift allowed (meV/atom/ps).")

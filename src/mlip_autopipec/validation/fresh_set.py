@@ -3,10 +3,13 @@
 Why fresh: the loop's own test split was drawn from the same generators and selected by the same committee,
 so its errors flatter the potential. This set is drawn independently (its own seed, derived from the run's
 seed and the word "validation"), from the crystal grown to ``set_cell_atoms`` atoms: per target temperature
-rattled crystals (thermal amplitude, ``structures.perturb.rattle_amplitude``) and strained ones (a random
-symmetric strain of a few percent plus the rattle), snapshots of committee MD above the highest temperature,
-and one surface slab (a molecule: rattled copies of its reference geometry at each temperature and MD snapshots in
-vacuum). Every structure gets its own seed from (set seed, origin, index, attempt), so dropping
+thermally displaced crystals ("rattled") and strained ones (a random symmetric strain of a few percent plus the
+thermal displacements), snapshots of committee MD above the highest temperature, and one surface slab (a molecule: rattled copies of its reference geometry at each temperature and MD snapshots in
+vacuum). Thermal displacements are the harmonic ones of the cell (``structures.thermal``: normal modes of the
+force constants of a ``thermal_calculator``, the run's exploration surrogate), so the set holds configurations
+the material visits at each temperature; without that calculator, independent rattles of one amplitude for every
+material (``structures.perturb.rattle_amplitude``), which at 1100 K put Si 0.25 eV/atom above the crystal, twice
+what heat does. Every structure gets its own seed from (set seed, origin, index, attempt), so dropping
 one (a training id, a close contact) never changes another, and the set is the same on every rerun.
 """
 
@@ -29,7 +32,8 @@ from mlip_autopipec.data.seeds import job_seed
 from mlip_autopipec.exploration.explore import initial_velocities, make_dynamics
 from mlip_autopipec.potentials.metrics import Predictions, error_metrics, parity_plot, predict
 from mlip_autopipec.structures.filters import min_distance_ratio
-from mlip_autopipec.structures.perturb import low_index_surfaces, random_strain, rattle, rattle_amplitude, supercell_for
+from mlip_autopipec.structures.perturb import low_index_surfaces, random_strain, rattle_amplitude, supercell_for
+from mlip_autopipec.structures.thermal import thermal_displacer
 from mlip_autopipec.validation.dft_reference import DftLabelFailed
 from mlip_autopipec.validation.table import metric
 
@@ -106,18 +110,33 @@ def _md_snapshots(
 
 
 def _surface(
-    crystal: Atoms, cfg: ValidationConfig, set_seed: int, temperature: float, charges: Mapping[str, float] | None
+    crystal: Atoms,
+    cfg: ValidationConfig,
+    set_seed: int,
+    temperature: float,
+    charges: Mapping[str, float] | None,
+    thermal_calculator: BaseCalculator | None,
 ) -> Atoms | None:
-    """The (100) slab of the crystal (else its (111), else its (110)), about ``set_cell_atoms`` atoms thick, rattled
+    """The (100) slab of the crystal (else its (111), else its (110)), about ``set_cell_atoms`` atoms thick, displaced
     thermally; for an ionic crystal (``charges``) a non-polar one where a low-index cut is (``perturb.low_index_surfaces``)."""
     layers = max(3, int(round(cfg.set_cell_atoms / len(crystal))))
     slabs = dict(low_index_surfaces(crystal, layers=layers, charges=charges))
     slab = next((slabs[miller] for miller in ("100", "111", "110") if miller in slabs), None)
     if slab is None:
         return None
-    amplitude = rattle_amplitude(temperature)
-    made = _draw(lambda rng: rattle(slab, rng, amplitude), set_seed, "validation_surface", 0)
-    return None if made is None else _plain(made, "validation_surface", temperature)
+    displace, sampling = thermal_displacer(slab, thermal_calculator, rattle_amplitude)
+    made = _draw(lambda rng: _displaced(slab, displace(rng, temperature)), set_seed, "validation_surface", 0)
+    if made is None:
+        return None
+    frame = _plain(made, "validation_surface", temperature)
+    frame.info["displacements"] = sampling
+    return frame
+
+
+def _displaced(atoms: Atoms, displacements: np.ndarray) -> Atoms:
+    moved = atoms.copy()
+    moved.positions += displacements
+    return moved
 
 
 def draw_validation_set(
@@ -129,14 +148,16 @@ def draw_validation_set(
     exclude_ids: Iterable[str] = (),
     timestep_fs: float = 1.0,
     charges: Mapping[str, float] | None = None,
+    thermal_calculator: BaseCalculator | None = None,
 ) -> list[Atoms]:
     """The fresh validation set (plain ``Atoms``, ``info['origin']`` and ``info['temperature']`` set).
 
     ``seed``: the run's seed (the set's own is derived from it); ``md_calculator``: the committee that runs the
     MD snapshots (None: no snapshots); ``exclude_ids``: content ids of every structure the loop trained or
     tested on, dropped from the set; ``timestep_fs``: MD timestep; ``charges``: oxidation states of an ionic crystal
-    (its surface is then a non-polar cut). Structures with a pair closer than 0.7 x the sum of covalent radii are
-    redrawn (an MD snapshot is dropped).
+    (its surface is then a non-polar cut); ``thermal_calculator``: whose force constants shape the thermal
+    displacements of crystals and slab (``structures.thermal``; None: independent rattles). Structures with a pair
+    closer than 0.7 x the sum of covalent radii are redrawn (an MD snapshot is dropped).
     """
     if not temperatures:
         raise ValueError("the validation set needs at least one target temperature")
@@ -145,27 +166,32 @@ def draw_validation_set(
     cell = crystal if molecule else supercell_for(crystal, cfg.set_cell_atoms)
     n_rattled = cfg.set_per_temperature if molecule else (cfg.set_per_temperature + 1) // 2
     n_strained = cfg.set_per_temperature - n_rattled
+    # a molecule in vacuum keeps its independent rattles (its free rotations are no harmonic modes)
+    displace, sampling = thermal_displacer(cell, None if molecule else thermal_calculator, rattle_amplitude)
     drawn: list[Atoms | None] = []
     for temperature in temperatures:
-        amplitude = rattle_amplitude(float(temperature))
         label = _label(float(temperature))
 
-        def rattled(rng: np.random.Generator, a: float = amplitude) -> Atoms:
-            return rattle(cell, rng, a)
+        def rattled(rng: np.random.Generator, t: float = float(temperature)) -> Atoms:
+            return _displaced(cell, displace(rng, t))
 
-        def strained(rng: np.random.Generator, a: float = amplitude) -> Atoms:
-            return rattle(random_strain(cell, rng, MAX_STRAIN, MAX_STRAIN), rng, a)
+        def strained(rng: np.random.Generator, t: float = float(temperature)) -> Atoms:
+            deformed = random_strain(cell, rng, MAX_STRAIN, MAX_STRAIN)
+            return _displaced(deformed, displace(rng, t))
 
         for kind, make, count in (("rattled", rattled, n_rattled), ("strained", strained, n_strained)):
             origin = f"validation_{kind}_{label}"
             for index in range(count):
                 made = _draw(make, set_seed, origin, index)
-                drawn.append(None if made is None else _plain(made, origin, temperature))
+                if made is not None:
+                    made = _plain(made, origin, temperature)
+                    made.info["displacements"] = sampling
+                drawn.append(made)
     hottest = MD_TEMPERATURE_FACTOR * float(max(temperatures))
     if md_calculator is not None and cfg.set_md_snapshots > 0:
         drawn += _md_snapshots(cell, hottest, cfg.set_md_snapshots, md_calculator, set_seed, timestep_fs)
     if not molecule:
-        drawn.append(_surface(crystal, cfg, set_seed, float(min(temperatures)), charges))
+        drawn.append(_surface(crystal, cfg, set_seed, float(min(temperatures)), charges, thermal_calculator))
     excluded = set(exclude_ids)
     kept = []
     for atoms in drawn:

@@ -55,6 +55,10 @@ class ValidationSetup(BaseModel):
     label: LabelConfig
     validation: ValidationConfig
     skip: list[str] = Field(default_factory=list, description="Checks left out (a per-iteration validation skips stability).")
+    surrogate: str = Field(
+        default="auto", description="The exploration surrogate (explore.surrogate): its force constants shape the fresh set."
+    )
+    surrogate_model: str | None = Field(default=None, description="Its model file (explore.surrogate_model), if any.")
 
     @classmethod
     def from_config(cls, full: FullConfig) -> ValidationSetup:
@@ -68,6 +72,8 @@ class ValidationSetup(BaseModel):
             dft=full.dft,
             label=full.label,
             validation=full.validation,
+            surrogate=full.explore.surrogate,
+            surrogate_model=full.explore.surrogate_model,
         )
 
 
@@ -117,6 +123,21 @@ class _Validation:
         if isinstance(value, Exception):
             raise value
         return value
+
+    def thermal_calculator(self) -> BaseCalculator | None:
+        """The calculator whose force constants shape the fresh set's thermal displacements (None: independent rattles).
+
+        The exploration surrogate on the CPU (a few force calls): trained by no potential it judges, and the same for
+        every iteration, so each iteration's committee meets the same crystals."""
+        if self.cfg.set_displacements != "harmonic":
+            return None
+
+        def load() -> BaseCalculator:
+            from mlip_autopipec.potentials.surrogate import make_surrogate
+
+            return make_surrogate(self.setup.surrogate, self.setup.surrogate_model, "cpu")[0]
+
+        return self.shared("surrogate", load)
 
     def production_member(self) -> BaseCalculator:
         """The production potential the stability runs use: member 0 alone (baseline + model), no committee."""
