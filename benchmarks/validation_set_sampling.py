@@ -131,7 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sampling in SAMPLINGS:
             thermal = surrogate if sampling == "harmonic" else None
             drawn = draw_validation_set(
-                crystal, full.temperatures, cfg, full.seed, surrogate, timestep_fs=full.explore.timestep_fs, thermal_calculator=thermal
+                crystal,
+                full.temperatures,
+                cfg,
+                full.seed,
+                surrogate,
+                timestep_fs=full.explore.timestep_fs,
+                thermal_calculator=thermal,
             )
             accuracy_si.log(f"{sampling}: {len(drawn)} structures; labelling")
             sets[sampling] = label_set(drawn, dft)
@@ -163,8 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "committee": {"training_labels": len(train_files), "train_wall_time_s": round(train_seconds, 1)},
         "sets": {},
     }
-    print(f"\n{'set':<12} {'kind':<16} {'n':>3} {'E-E0 mean':>10} {'max':>7} {'3/2kT*':>7} {'ratio':>6} {'d_min':>6} "
-          f"{'F rms':>6} {'F max':>6} {'MLIP F':>7} {'MLIP E':>7}")
+    print(
+        f"\n{'set':<12} {'kind':<16} {'n':>3} {'E-E0 mean':>10} {'max':>7} {'3/2kT*':>7} {'ratio':>6} {'d_min':>6} "
+        f"{'F rms':>6} {'F max':>6} {'MLIP F':>7} {'MLIP E':>7}"
+    )
     for sampling, frames in sets.items():
         stats = physics(frames, crystal_energy)
         errors = accuracy_si.evaluate(manifest, frames)
@@ -181,9 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{row['nearest_distance_min']:>6.2f} {row['force_rms']:>6.2f} {row['force_max']:>6.2f} "
                 f"{row['committee_force_rmse']:>7.3f} {1000 * row['committee_energy_rmse']:>7.1f}"
             )
-        report["sets"][sampling] = {"overall": {k: errors[k] for k in ("force_rmse", "energy_rmse", "n_structures", "n_atoms")}, "by_kind": per_kind}
-        print(f"{sampling:<12} {'all':<16} {errors['n_structures']:>3} committee force RMSE {errors['force_rmse']:.3f} eV/A, "
-              f"energy {1000 * errors['energy_rmse']:.1f} meV/atom")
+        report["sets"][sampling] = {
+            "overall": {k: errors[k] for k in ("force_rmse", "energy_rmse", "n_structures", "n_atoms")},
+            "by_kind": per_kind,
+        }
+        print(
+            f"{sampling:<12} {'all':<16} {errors['n_structures']:>3} committee force RMSE {errors['force_rmse']:.3f} eV/A, "
+            f"energy {1000 * errors['energy_rmse']:.1f} meV/atom"
+        )
     print("(* equipartition (3N-3)/2N kT; ratio = mean energy above the crystal / equipartition: 1 is the crystal at its T)")
     report["pw_runs"] = dft.dft_runs
     report["dft_seconds"] = round(dft.dft_seconds, 1)
