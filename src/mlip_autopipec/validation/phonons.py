@@ -25,6 +25,7 @@ from phonopy.structure.atoms import PhonopyAtoms
 from mlip_autopipec.config.models import ValidationConfig
 from mlip_autopipec.data.atomic_io import atomic_savefig
 from mlip_autopipec.data.records import ValidationRow
+from mlip_autopipec.structures.thermal import phonopy_atoms
 from mlip_autopipec.validation.table import compare, metric
 
 GROUP = "phonons"
@@ -66,15 +67,6 @@ class PhononResult:
         return [label for label in self.special_points if label != GAMMA]
 
 
-def _phonopy_atoms(atoms: Atoms) -> PhonopyAtoms:
-    return PhonopyAtoms(
-        symbols=atoms.get_chemical_symbols(),
-        cell=np.array(atoms.cell),
-        scaled_positions=atoms.get_scaled_positions(),
-        masses=atoms.get_masses(),
-    )
-
-
 def _ase_atoms(cell: PhonopyAtoms, origin: str) -> Atoms:
     assert cell.symbols is not None and cell.cell is not None and cell.scaled_positions is not None
     atoms = Atoms(symbols=list(cell.symbols), cell=np.array(cell.cell), scaled_positions=cell.scaled_positions, pbc=True)
@@ -108,7 +100,7 @@ def phonon_bands(
     """
     if len(supercell) != 3:
         raise ValueError(f"supercell must have three multiples, got {list(supercell)}")
-    phonon = Phonopy(_phonopy_atoms(primitive), supercell_matrix=np.diag([int(n) for n in supercell]), primitive_matrix=None)
+    phonon = Phonopy(phonopy_atoms(primitive), supercell_matrix=np.diag([int(n) for n in supercell]), primitive_matrix=None)
     phonon.generate_displacements(distance=displacement)
     displaced = phonon.supercells_with_displacements
     assert displaced is not None
