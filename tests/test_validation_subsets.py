@@ -99,6 +99,10 @@ class StandIn:
     def cell_dft(self, cell: Atoms) -> Calculator:
         return self.dft
 
+    def thermal_calculator(self) -> Calculator:
+        """The DFT side's calculator shapes the fresh set's thermal displacements (the run's surrogate in a real one)."""
+        return self.dft
+
     def production_member(self) -> Calculator:
         """The first member of a ``CommitteeCalculator`` of plain calculators, else the potential itself."""
         members = getattr(self.potential, "members", None)
