@@ -274,7 +274,7 @@ def validation_set(full: Any, bench: dict[str, Any], labeller: Labeller, workdir
     import ase.io
 
     from mlip_autopipec.validation.crystal import validation_crystal
-    from mlip_autopipec.validation.dft_reference import DftLabelFailed, LabelledDft
+    from mlip_autopipec.validation.dft_reference import LabelledDft
 
     folder = workdir / "benchmark"
     folder.mkdir(parents=True, exist_ok=True)
@@ -302,18 +302,7 @@ def validation_set(full: Any, bench: dict[str, Any], labeller: Labeller, workdir
     )
     log(f"validation set: {len(drawn)} structures drawn ({surrogate_name} MD snapshots, {cfg.set_displacements}); labelling them")
     reference = LabelledDft(full.dft, labeller.label, folder / "validation_dft", ntasks=labeller.ntasks)
-    frames, failed = [], []
-    for number, atoms in enumerate(drawn, 1):
-        try:
-            record = reference.label_of(atoms)
-        except DftLabelFailed as error:
-            log(f"  {error}")
-            failed.append(str(atoms.info["structure_id"]))
-            continue
-        labelled = record.to_atoms()
-        labelled.info.update({k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)})
-        frames.append(labelled)
-        log(f"  {number}/{len(drawn)} {atoms.info['origin']}{' (cache)' if record.cache_hit else ''}")
+    frames, failed = label_drawn(drawn, reference)
     origins: dict[str, int] = {}
     for atoms in frames:
         origins[str(atoms.info["origin"])] = origins.get(str(atoms.info["origin"]), 0) + 1
@@ -334,6 +323,26 @@ def validation_set(full: Any, bench: dict[str, Any], labeller: Labeller, workdir
     ase.io.write(path, frames, format="extxyz")
     info_path.write_text(json.dumps(info, indent=1))
     return {"frames": frames, "info": info}
+
+
+def label_drawn(drawn: Sequence[Any], reference: Any) -> tuple[list[Any], list[str]]:
+    """DFT labels of drawn structures through ``reference`` (a ``LabelledDft``: cache first), their info kept;
+    returns (labelled frames, ids whose label failed: left out and said)."""
+    from mlip_autopipec.validation.dft_reference import DftLabelFailed
+
+    frames, failed = [], []
+    for number, atoms in enumerate(drawn, 1):
+        try:
+            record = reference.label_of(atoms)
+        except DftLabelFailed as error:
+            log(f"  {error}")
+            failed.append(str(atoms.info["structure_id"]))
+            continue
+        labelled = record.to_atoms()
+        labelled.info.update({k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)})
+        frames.append(labelled)
+        log(f"  {number}/{len(drawn)} {atoms.info['origin']}{' (cache)' if record.cache_hit else ''}")
+    return frames, failed
 
 
 def _kind(origin: str) -> str:

@@ -48,24 +48,6 @@ def _kind(origin: str) -> str:
     return origin.removeprefix("validation_")
 
 
-def label_set(frames: Sequence[Any], dft: Any) -> list[Any]:
-    """DFT labels of the set (cache first); failed labels are left out and said."""
-    from mlip_autopipec.validation.dft_reference import DftLabelFailed
-
-    labelled = []
-    for number, atoms in enumerate(frames, 1):
-        try:
-            record = dft.label_of(atoms)
-        except DftLabelFailed as error:
-            accuracy_si.log(f"  {error}")
-            continue
-        frame = record.to_atoms()
-        frame.info.update({k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)})
-        labelled.append(frame)
-        accuracy_si.log(f"  {number}/{len(frames)} {atoms.info['origin']}{' (cache)' if record.cache_hit else ''}")
-    return labelled
-
-
 def physics(frames: Sequence[Any], crystal_energy_per_atom: float) -> dict[str, dict[str, float]]:
     """Per kind: DFT energy above the ideal cell, nearest distance, DFT forces, temperature's equipartition."""
     kinds: dict[str, list[Any]] = {}
@@ -102,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mlip_autopipec.config.expander import expand_config
     from mlip_autopipec.data.label_cache import copy_records
     from mlip_autopipec.data.records import LabelRecord
+    from mlip_autopipec.dft.labeller import dft_hash
     from mlip_autopipec.potentials.surrogate import make_surrogate
     from mlip_autopipec.structures.perturb import supercell_for
     from mlip_autopipec.validation.crystal import validation_crystal
@@ -140,13 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 thermal_calculator=thermal,
             )
             accuracy_si.log(f"{sampling}: {len(drawn)} structures; labelling")
-            sets[sampling] = label_set(drawn, dft)
+            sets[sampling] = accuracy_si.label_drawn(drawn, dft)[0]
     finally:
         if args.keep_labels:
             accuracy_si.log(f"labels: {copy_records(labeller.cache_dir, args.keep_labels)} records kept")
 
     # a committee on the pipeline's iteration-0 labels (accuracy_si's run, from the same cache)
-    cache = labeller.cache_dir / next(p.name for p in labeller.cache_dir.iterdir() if (p / f"{ideal_id(ideal)}.json").is_file())
+    cache = labeller.cache_dir / dft_hash(full.dft)  # where the run's labels (and this set's) are kept
     train_files = []
     for path in sorted(cache.glob("*.json")):
         record = LabelRecord.read(path)
@@ -204,12 +187,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json.write_text(json.dumps(report, indent=1))
     accuracy_si.log(f"wrote {args.json} ({dft.dft_runs} pw.x runs, {report['wall_time_s']:.0f} s)")
     return 0
-
-
-def ideal_id(atoms: Any) -> str:
-    from mlip_autopipec.data.ids import structure_id
-
-    return structure_id(atoms)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ constant, the on-site block of the same force constants.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -97,9 +96,12 @@ class HarmonicModel:
         if self.sampling == "harmonic":
             moved, _ = phonon_harmonics(self.force_constants, self.masses, temperature_K=temperature, rng=rng.random)
             return np.asarray(moved, dtype=float)
+        return rng.normal(0.0, 1.0, size=(len(self.masses), 3)) * self.einstein_sigma(temperature)[:, None]
+
+    def einstein_sigma(self, temperature: float) -> np.ndarray:
+        """(N,) A per direction: the fallback's amplitude of each atom on its floored spring, capped."""
         springs = np.maximum(self.einstein_springs, MIN_EINSTEIN_SPRING)
-        sigma = np.minimum(np.sqrt(kB * temperature / springs), MAX_DISPLACEMENT)
-        return rng.normal(0.0, 1.0, size=(len(self.masses), 3)) * sigma[:, None]
+        return np.minimum(np.sqrt(kB * temperature / springs), MAX_DISPLACEMENT)
 
 
 def harmonic_model(atoms: Atoms, calculator: BaseCalculator) -> HarmonicModel:
@@ -136,11 +138,10 @@ def thermal_displacer(
 def mean_square_displacement(model: HarmonicModel, temperature: float) -> float:
     """A^2 per direction, averaged over atoms: the classical harmonic <u^2> of the model at ``temperature`` K."""
     if model.sampling == "einstein":
-        springs = np.maximum(model.einstein_springs, MIN_EINSTEIN_SPRING)
-        return float(np.mean(np.minimum(kB * temperature / springs, MAX_DISPLACEMENT**2)))
+        return float(np.mean(model.einstein_sigma(temperature) ** 2))
     inverse_sqrt_mass = (model.masses**-0.5).repeat(3)
     dynamical = model.force_constants * inverse_sqrt_mass[:, None] * inverse_sqrt_mass[None, :]
     w2, modes = np.linalg.eigh(dynamical)
     modes, w2 = modes[:, 3:], w2[3:]
     per_coordinate = (modes**2 / w2[None, :]).sum(axis=1) * kB * temperature * inverse_sqrt_mass**2
-    return float(per_coordinate.mean()) if math.isfinite(float(per_coordinate.mean())) else float("nan")
+    return float(per_coordinate.mean())

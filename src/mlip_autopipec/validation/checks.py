@@ -199,7 +199,7 @@ def fresh_set_check(v: _Validation) -> tuple[list[ValidationRow], Figures]:
         exclude_ids=v.seen_ids,
         timestep_fs=setup.timestep_fs,
         charges=charges,
-        thermal_calculator=v.thermal_calculator(),
+        thermal_calculator=v.thermal_calculator() if crystal.pbc.any() else None,  # a molecule keeps its rattles
     )
     errors = labelled_errors(structures, v.potential, v.dft)
     calibration = spread_calibration(errors.labelled, v.potential, v.threshold, v.cfg.force_rmse_tolerance)
